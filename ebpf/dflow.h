@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT OR Apache-2.0 */
+/*
+ * Every struct that crosses from the kernel into dflow's userspace.
+ *
+ * Each one has a #[repr(C)] twin in src/probe/wire.rs with the same size
+ * assert; change both together. Fields are ordered largest first and padded
+ * by hand so the layout is the same for clang's BPF target and for Rust.
+ */
+#ifndef DFLOW_H
+#define DFLOW_H
+
+#define DFLOW_COMM_LEN 16
+
+/* Bits of the `dflow_filter` .rodata constant: which filter maps are active. */
+#define DFLOW_FILTER_PIDS  (1u << 0)
+#define DFLOW_FILTER_COMMS (1u << 1)
+#define DFLOW_FILTER_PORTS (1u << 2)
+
+/* Slots of each object's `dflow_counters` per-CPU array. */
+#define DFLOW_CTR_LOST 0     /* events dropped because the ring buffer was full */
+#define DFLOW_CTR_MAX  4
+
+/* Index of each probe in doctor.bpf.c's `dflow_dr_hits` array. */
+#define DFLOW_DR_TRACEPOINT 0
+#define DFLOW_DR_TP_BTF     1
+#define DFLOW_DR_RAW_TP     2
+#define DFLOW_DR_KPROBE     3
+#define DFLOW_DR_FENTRY     4
+#define DFLOW_DR_UPROBE     5
+#define DFLOW_DR_PERF_EVENT 6
+#define DFLOW_DR_MAX        7
+
+/* One system call entry of a filtered task (syscalls.bpf.c). */
+struct dflow_syscall_event {
+	__u64 ts_ns;   /* bpf_ktime_get_ns(): CLOCK_MONOTONIC */
+	__s64 nr;      /* system call number */
+	__u32 pid;     /* tgid */
+	__u32 tid;
+	char comm[DFLOW_COMM_LEN];
+};
+_Static_assert(sizeof(struct dflow_syscall_event) == 40, "dflow_syscall_event layout");
+
+/* Key of the `dflow_comms` filter map: a task comm, NUL-padded. */
+struct dflow_comm_key {
+	char comm[DFLOW_COMM_LEN];
+};
+_Static_assert(sizeof(struct dflow_comm_key) == 16, "dflow_comm_key layout");
+
+#endif

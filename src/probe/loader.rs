@@ -1,0 +1,413 @@
+//! [`Probe`]: one loaded eBPF object, its attachments and its drains.
+
+use std::path::Path;
+use std::sync::OnceLock;
+
+use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf};
+use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy};
+use aya::programs::uprobe::UProbeScope;
+use aya::programs::{
+    BtfTracePoint, FEntry, KProbe, PerfEvent, Program, RawTracePoint, TracePoint, UProbe,
+};
+use aya::{Btf, Ebpf, EbpfLoader};
+
+use super::drain::Drain;
+use super::objects::Object;
+use super::wire::{self, CommKey, Wire};
+use super::{ProbeError, tracefs};
+
+/// Which processes and ports a probe captures; empty means everything.
+/// Applied in the kernel, so unrelated traffic costs a map lookup at most.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filters {
+    pub pids: Vec<u32>,
+    pub comms: Vec<String>,
+    pub ports: Vec<u16>,
+}
+
+impl Filters {
+    /// The value of the `dflow_filter` .rodata constant.
+    fn flags(&self) -> u32 {
+        let mut flags = 0;
+        if !self.pids.is_empty() {
+            flags |= wire::FILTER_PIDS;
+        }
+        if !self.comms.is_empty() {
+            flags |= wire::FILTER_COMMS;
+        }
+        if !self.ports.is_empty() {
+            flags |= wire::FILTER_PORTS;
+        }
+        flags
+    }
+}
+
+/// Events a probe delivered to userspace and events it had to drop (in the
+/// kernel when a ring buffer was full, or at stop when the consumer stalled).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ProbeCounters {
+    pub delivered: u64,
+    pub lost: u64,
+}
+
+/// The kernel's BTF, parsed once per process (it takes tens of ms).
+pub fn kernel_btf() -> Result<&'static Btf, ProbeError> {
+    static BTF: OnceLock<Result<Btf, String>> = OnceLock::new();
+    BTF.get_or_init(|| Btf::from_sys_fs().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(|e| ProbeError::Btf(e.clone()))
+}
+
+/// A loaded eBPF object. Programs are loaded into the kernel when attached;
+/// dropping the probe detaches them, unloads them, and then stops its drains
+/// after one last pass, so events already in a ring buffer are delivered.
+pub struct Probe {
+    object: &'static str,
+    ebpf: Option<Ebpf>,
+    /// Taken out of `ebpf` at load, so it can still be read after detaching.
+    counters: PerCpuArray<MapData, u64>,
+    drains: Vec<Drain>,
+    program_ids: Vec<u32>,
+}
+
+impl std::fmt::Debug for Probe {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Probe")
+            .field("object", &self.object)
+            .field("program_ids", &self.program_ids)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Probe {
+    /// Loads `object` with the filters set; `globals` are further `const
+    /// volatile __u32` values in its .rodata (a missing one is an error).
+    pub fn load(
+        object: Object,
+        filters: &Filters,
+        globals: &[(&str, u32)],
+    ) -> Result<Probe, ProbeError> {
+        let flags = filters.flags();
+        let mut loader = EbpfLoader::new();
+        loader.override_global("dflow_filter", &flags, true);
+        for (name, value) in globals {
+            loader.override_global(name, value, true);
+        }
+        let mut ebpf = loader
+            .load(object.bytes)
+            .map_err(|source| ProbeError::Object {
+                object: object.name,
+                source: Box::new(source),
+            })?;
+        let counters_map = ebpf
+            .take_map("dflow_counters")
+            .ok_or_else(|| ProbeError::NoMap {
+                object: object.name,
+                map: "dflow_counters".into(),
+            })?;
+        let counters = PerCpuArray::try_from(counters_map)
+            .map_err(map_error(object.name, "dflow_counters"))?;
+        let mut probe = Probe {
+            object: object.name,
+            ebpf: Some(ebpf),
+            counters,
+            drains: Vec::new(),
+            program_ids: Vec::new(),
+        };
+        probe.fill_filters(filters)?;
+        Ok(probe)
+    }
+
+    fn ebpf(&mut self) -> &mut Ebpf {
+        self.ebpf.as_mut().expect("ebpf is only taken in drop")
+    }
+
+    fn map_error(&self, map: &str) -> impl FnOnce(aya::maps::MapError) -> ProbeError + use<> {
+        map_error(self.object, map)
+    }
+
+    fn fill_filters(&mut self, filters: &Filters) -> Result<(), ProbeError> {
+        if !filters.pids.is_empty() {
+            self.insert_keys("dflow_pids", filters.pids.iter().copied())?;
+        }
+        if !filters.comms.is_empty() {
+            self.insert_keys("dflow_comms", filters.comms.iter().map(|c| CommKey::new(c)))?;
+        }
+        if !filters.ports.is_empty() {
+            self.insert_keys("dflow_ports", filters.ports.iter().copied())?;
+        }
+        Ok(())
+    }
+
+    /// Sets `key → 1` in the hash map `map` for every key.
+    fn insert_keys<K: aya::Pod>(
+        &mut self,
+        map: &str,
+        keys: impl IntoIterator<Item = K>,
+    ) -> Result<(), ProbeError> {
+        let object = self.object;
+        let found = self.ebpf().map_mut(map).ok_or_else(|| ProbeError::NoMap {
+            object,
+            map: map.to_owned(),
+        })?;
+        let mut hash: HashMap<_, K, u8> =
+            HashMap::try_from(found).map_err(map_error(object, map))?;
+        for key in keys {
+            hash.insert(key, 1, 0).map_err(map_error(object, map))?;
+        }
+        Ok(())
+    }
+
+    /// Adds a process to the pid filter of a loaded probe (a child that
+    /// started after the capture, say). The probe must have been loaded with
+    /// at least one pid, or the filter is off.
+    pub fn add_pid(&mut self, pid: u32) -> Result<(), ProbeError> {
+        self.insert_keys("dflow_pids", [pid])
+    }
+
+    fn program<'p, T>(&'p mut self, name: &str) -> Result<&'p mut T, ProbeError>
+    where
+        &'p mut T: TryFrom<&'p mut Program, Error = aya::programs::ProgramError>,
+    {
+        let object = self.object;
+        let program = self
+            .ebpf
+            .as_mut()
+            .expect("ebpf is only taken in drop")
+            .program_mut(name)
+            .ok_or_else(|| ProbeError::NoProgram {
+                object,
+                program: name.to_owned(),
+            })?;
+        program.try_into().map_err(|source| ProbeError::WrongType {
+            object,
+            program: name.to_owned(),
+            source: Box::new(source),
+        })
+    }
+
+    fn record_id(&mut self, name: &str) {
+        let id = self
+            .ebpf()
+            .program(name)
+            .and_then(|p| p.info().ok())
+            .map(|info| info.id());
+        if let Some(id) = id
+            && !self.program_ids.contains(&id)
+        {
+            self.program_ids.push(id);
+        }
+    }
+
+    fn loaded(name: &str) -> impl FnOnce(aya::programs::ProgramError) -> ProbeError {
+        let program = name.to_owned();
+        move |source| ProbeError::Load {
+            program,
+            source: Box::new(source),
+        }
+    }
+
+    fn attached(
+        name: &str,
+        target: String,
+    ) -> impl FnOnce(aya::programs::ProgramError) -> ProbeError {
+        let program = name.to_owned();
+        move |source| ProbeError::Attach {
+            program,
+            target,
+            source: Box::new(source),
+        }
+    }
+
+    /// Attaches a `tracepoint/CATEGORY/NAME` program (kernel 4.7+).
+    pub fn attach_tracepoint(
+        &mut self,
+        program: &str,
+        category: &str,
+        name: &str,
+    ) -> Result<(), ProbeError> {
+        tracefs::ensure()?;
+        let prog: &mut TracePoint = self.program(program)?;
+        prog.load().map_err(Self::loaded(program))?;
+        prog.attach(category, name).map_err(Self::attached(
+            program,
+            format!("tracepoint {category}:{name}"),
+        ))?;
+        self.record_id(program);
+        Ok(())
+    }
+
+    /// Attaches a `tp_btf/NAME` program (kernel 5.5+ with BTF).
+    pub fn attach_btf_tracepoint(&mut self, program: &str, name: &str) -> Result<(), ProbeError> {
+        let btf = kernel_btf()?;
+        let prog: &mut BtfTracePoint = self.program(program)?;
+        prog.load(name, btf).map_err(Self::loaded(program))?;
+        prog.attach()
+            .map_err(Self::attached(program, format!("tp_btf {name}")))?;
+        self.record_id(program);
+        Ok(())
+    }
+
+    /// Attaches a `raw_tracepoint/NAME` program (kernel 4.17+).
+    pub fn attach_raw_tracepoint(&mut self, program: &str, name: &str) -> Result<(), ProbeError> {
+        let prog: &mut RawTracePoint = self.program(program)?;
+        prog.load().map_err(Self::loaded(program))?;
+        prog.attach(name)
+            .map_err(Self::attached(program, format!("raw_tp {name}")))?;
+        self.record_id(program);
+        Ok(())
+    }
+
+    /// Attaches a kprobe to a kernel function (needs CONFIG_KPROBES).
+    pub fn attach_kprobe(&mut self, program: &str, function: &str) -> Result<(), ProbeError> {
+        tracefs::ensure()?;
+        let prog: &mut KProbe = self.program(program)?;
+        prog.load().map_err(Self::loaded(program))?;
+        prog.attach(function, 0)
+            .map_err(Self::attached(program, format!("kprobe {function}")))?;
+        self.record_id(program);
+        Ok(())
+    }
+
+    /// Attaches an fentry program to a kernel function (5.5+, BTF, and a
+    /// kernel that allows BPF trampolines).
+    pub fn attach_fentry(&mut self, program: &str, function: &str) -> Result<(), ProbeError> {
+        let btf = kernel_btf()?;
+        let prog: &mut FEntry = self.program(program)?;
+        prog.load(function, btf).map_err(Self::loaded(program))?;
+        prog.attach()
+            .map_err(Self::attached(program, format!("fentry {function}")))?;
+        self.record_id(program);
+        Ok(())
+    }
+
+    /// Attaches a uprobe at `symbol` of the ELF file `target`, for one
+    /// process (`pid`) or all of them.
+    pub fn attach_uprobe(
+        &mut self,
+        program: &str,
+        target: &Path,
+        symbol: &str,
+        pid: Option<u32>,
+    ) -> Result<(), ProbeError> {
+        tracefs::ensure()?;
+        let scope = match pid.and_then(std::num::NonZeroU32::new) {
+            Some(pid) => UProbeScope::OneProcess(pid),
+            None => UProbeScope::AllProcesses,
+        };
+        let prog: &mut UProbe = self.program(program)?;
+        prog.load().map_err(Self::loaded(program))?;
+        prog.attach(symbol, target, scope).map_err(Self::attached(
+            program,
+            format!("uprobe {}:{symbol}", target.display()),
+        ))?;
+        self.record_id(program);
+        Ok(())
+    }
+
+    /// Attaches a perf_event program to a software or hardware event.
+    pub fn attach_perf_event(
+        &mut self,
+        program: &str,
+        config: PerfEventConfig,
+        scopes: &[PerfEventScope],
+        sample: SamplePolicy,
+    ) -> Result<(), ProbeError> {
+        let prog: &mut PerfEvent = self.program(program)?;
+        prog.load().map_err(Self::loaded(program))?;
+        for &scope in scopes {
+            prog.attach(config, scope, sample, false)
+                .map_err(Self::attached(
+                    program,
+                    format!("perf event {config:?} {scope:?}"),
+                ))?;
+        }
+        self.record_id(program);
+        Ok(())
+    }
+
+    /// Starts draining the ring buffer `map` on its own thread: records are
+    /// decoded as `W` and sent as owned batches on the returned channel,
+    /// which closes when the probe is dropped.
+    pub fn ring<W: Wire>(
+        &mut self,
+        map: &str,
+    ) -> Result<std::sync::mpsc::Receiver<Vec<W::Event>>, ProbeError> {
+        let object = self.object;
+        let taken = self.ebpf().take_map(map).ok_or_else(|| ProbeError::NoMap {
+            object,
+            map: map.to_owned(),
+        })?;
+        let ring = RingBuf::try_from(taken).map_err(self.map_error(map))?;
+        let (drain, rx) = Drain::start::<W>(map, ring).map_err(ProbeError::Thread)?;
+        self.drains.push(drain);
+        Ok(rx)
+    }
+
+    /// Events delivered by this probe's drains and lost on the way, so far.
+    pub fn counters(&self) -> Result<ProbeCounters, ProbeError> {
+        let delivered = self.drains.iter().map(Drain::delivered).sum();
+        let dropped: u64 = self.drains.iter().map(Drain::dropped).sum();
+        let in_kernel: u64 = self
+            .counters
+            .get(&wire::CTR_LOST, 0)
+            .map_err(self.map_error("dflow_counters"))?
+            .iter()
+            .sum();
+        Ok(ProbeCounters {
+            delivered,
+            lost: in_kernel + dropped,
+        })
+    }
+
+    /// Detaches and unloads every program, drains what the ring buffers
+    /// still hold, and returns the final counts.
+    pub fn finish(mut self) -> Result<ProbeCounters, ProbeError> {
+        self.detach_and_drain();
+        self.counters()
+    }
+
+    fn detach_and_drain(&mut self) {
+        // Detach first, so no event is produced after the drains' last pass.
+        drop(self.ebpf.take());
+        for drain in &mut self.drains {
+            drain.stop();
+        }
+    }
+
+    /// Reads slot `index` of a `u64` array map (doctor's hit counters).
+    pub fn read_u64(&self, map: &str, index: u32) -> Result<u64, ProbeError> {
+        let object = self.object;
+        let ebpf = self.ebpf.as_ref().expect("ebpf is only taken in drop");
+        let m = ebpf.map(map).ok_or_else(|| ProbeError::NoMap {
+            object,
+            map: map.to_owned(),
+        })?;
+        let array: aya::maps::Array<_, u64> =
+            aya::maps::Array::try_from(m).map_err(self.map_error(map))?;
+        array.get(&index, 0).map_err(self.map_error(map))
+    }
+
+    /// Kernel ids of the programs attached so far (for `bpftool prog show id N`).
+    pub fn program_ids(&self) -> &[u32] {
+        &self.program_ids
+    }
+}
+
+fn map_error(
+    object: &'static str,
+    map: &str,
+) -> impl FnOnce(aya::maps::MapError) -> ProbeError + use<> {
+    let map = map.to_owned();
+    move |source| ProbeError::Map {
+        object,
+        map,
+        source: Box::new(source),
+    }
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        self.detach_and_drain();
+    }
+}

@@ -1,0 +1,142 @@
+//! `#[repr(C)]` twins of the structs in `ebpf/dflow.h`.
+//!
+//! Each has the same compile-time size assert as its C side, so a change on
+//! one side that is not made on the other fails the build, not the capture.
+//! These types never leave `probe/`: [`Wire::decode`] turns a record into the
+//! rich event of `crate::event`.
+
+use crate::event::SyscallEvent;
+
+/// Length of a task comm, NUL included (TASK_COMM_LEN).
+pub const COMM_LEN: usize = 16;
+
+/// Bits of the `dflow_filter` .rodata constant.
+pub const FILTER_PIDS: u32 = 1 << 0;
+pub const FILTER_COMMS: u32 = 1 << 1;
+pub const FILTER_PORTS: u32 = 1 << 2;
+
+/// Slots of each object's `dflow_counters` per-CPU array.
+pub const CTR_LOST: u32 = 0;
+
+/// Index of each probe in doctor.bpf.c's `dflow_dr_hits` array.
+pub mod doctor_slot {
+    pub const TRACEPOINT: u32 = 0;
+    pub const TP_BTF: u32 = 1;
+    pub const RAW_TP: u32 = 2;
+    pub const KPROBE: u32 = 3;
+    pub const FENTRY: u32 = 4;
+    pub const UPROBE: u32 = 5;
+    pub const PERF_EVENT: u32 = 6;
+}
+
+/// A record a ring buffer carries, decoded into its rich event.
+pub trait Wire: Copy {
+    type Event: Send + 'static;
+
+    /// Decodes one record; `None` when it is shorter than the struct (which
+    /// only a mismatched object could produce).
+    fn decode(bytes: &[u8]) -> Option<Self::Event>;
+}
+
+/// Reads a plain-data struct from the start of `bytes`, whatever its alignment.
+fn read<T: Copy>(bytes: &[u8]) -> Option<T> {
+    if bytes.len() < size_of::<T>() {
+        return None;
+    }
+    // SAFETY: the length is checked above, `read_unaligned` has no alignment
+    // requirement, and every `T` used here is a repr(C) struct of integers
+    // and byte arrays, for which any bit pattern is valid.
+    Some(unsafe { std::ptr::read_unaligned(bytes.as_ptr().cast::<T>()) })
+}
+
+/// A NUL-padded kernel string as an owned string (lossy for non-UTF-8).
+pub fn c_string(bytes: &[u8]) -> String {
+    let end = bytes.iter().position(|&b| b == 0).unwrap_or(bytes.len());
+    String::from_utf8_lossy(&bytes[..end]).into_owned()
+}
+
+/// `struct dflow_syscall_event`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct SyscallRecord {
+    pub ts_ns: u64,
+    pub nr: i64,
+    pub pid: u32,
+    pub tid: u32,
+    pub comm: [u8; COMM_LEN],
+}
+const _: () = assert!(size_of::<SyscallRecord>() == 40);
+
+impl Wire for SyscallRecord {
+    type Event = SyscallEvent;
+
+    fn decode(bytes: &[u8]) -> Option<SyscallEvent> {
+        let r: SyscallRecord = read(bytes)?;
+        Some(SyscallEvent {
+            ts_ns: r.ts_ns,
+            pid: r.pid,
+            tid: r.tid,
+            nr: r.nr,
+            comm: c_string(&r.comm),
+        })
+    }
+}
+
+/// `struct dflow_comm_key`: key of the `dflow_comms` filter map.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CommKey {
+    pub comm: [u8; COMM_LEN],
+}
+const _: () = assert!(size_of::<CommKey>() == 16);
+
+impl CommKey {
+    /// The key for a comm; longer names are cut to the 15 bytes the kernel keeps.
+    pub fn new(comm: &str) -> CommKey {
+        let mut key = CommKey {
+            comm: [0; COMM_LEN],
+        };
+        let n = comm.len().min(COMM_LEN - 1);
+        key.comm[..n].copy_from_slice(&comm.as_bytes()[..n]);
+        key
+    }
+}
+
+// SAFETY: a repr(C) array of bytes, no padding, valid for any bit pattern.
+unsafe impl aya::Pod for CommKey {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_a_record_at_any_alignment() {
+        let mut buf = [0u8; 1 + 40];
+        let rec = &mut buf[1..];
+        rec[0..8].copy_from_slice(&123u64.to_ne_bytes());
+        rec[8..16].copy_from_slice(&39i64.to_ne_bytes());
+        rec[16..20].copy_from_slice(&7u32.to_ne_bytes());
+        rec[20..24].copy_from_slice(&8u32.to_ne_bytes());
+        rec[24..28].copy_from_slice(b"cat\0");
+        let e = SyscallRecord::decode(&buf[1..]).unwrap();
+        assert_eq!(
+            e,
+            SyscallEvent {
+                ts_ns: 123,
+                pid: 7,
+                tid: 8,
+                nr: 39,
+                comm: "cat".into()
+            }
+        );
+        assert!(SyscallRecord::decode(&buf[1..40]).is_none());
+    }
+
+    #[test]
+    fn comm_key_is_nul_padded_and_cut() {
+        assert_eq!(&CommKey::new("nginx").comm[..6], b"nginx\0");
+        let long = CommKey::new("0123456789abcdefXYZ");
+        assert_eq!(&long.comm[..15], b"0123456789abcde");
+        assert_eq!(long.comm[15], 0);
+    }
+}

@@ -1,0 +1,48 @@
+//! Helpers shared by the integration tests.
+
+#![allow(dead_code, reason = "each test binary uses a different subset")]
+
+use std::path::PathBuf;
+
+/// Whether this test may load probes. Without root it is skipped, unless
+/// DFLOW_REQUIRE_BPF=1 (set by `.ci/run`), under which it fails instead.
+pub fn root_or_skip(test: &str) -> bool {
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } == 0 {
+        return true;
+    }
+    if std::env::var_os("DFLOW_REQUIRE_BPF").is_some_and(|v| v == "1") {
+        panic!("{test} needs root to load eBPF programs, and DFLOW_REQUIRE_BPF=1 forbids skipping");
+    }
+    eprintln!("skipping {test}: not root (set DFLOW_REQUIRE_BPF=1 to make this a failure)");
+    false
+}
+
+/// The dflow binary cargo built for these tests.
+pub fn dflow_bin() -> PathBuf {
+    PathBuf::from(env!("CARGO_BIN_EXE_dflow"))
+}
+
+/// A fresh temporary directory, removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        let dir = std::env::temp_dir().join(format!(
+            "dflow-test-{tag}-{}-{:?}",
+            std::process::id(),
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_nanos()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
