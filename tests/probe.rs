@@ -33,6 +33,16 @@ fn release(child: &mut Child) {
     writeln!(child.stdin.as_mut().unwrap(), "go").unwrap();
 }
 
+/// Loads syscalls.bpf.o with `filters`, starts its drain and attaches it.
+fn attach_syscalls(filters: Filters) -> (Probe, Receiver<Vec<SyscallEvent>>) {
+    let mut probe = Probe::load(objects::SYSCALLS, &filters, &[]).unwrap();
+    let rx = probe.ring::<SyscallRecord>("dflow_sys_events").unwrap();
+    probe
+        .attach_tracepoint("dflow_sys_enter", "raw_syscalls", "sys_enter")
+        .unwrap();
+    (probe, rx)
+}
+
 /// Collects events until `quiet` passes without a batch.
 fn collect(rx: &Receiver<Vec<SyscallEvent>>, quiet: Duration) -> Vec<SyscallEvent> {
     let mut all = Vec::new();
@@ -88,15 +98,10 @@ fn pid_filter_sees_the_target_and_not_another_process() {
     }
     let mut target = gated_shell("/bin/sh");
     let mut other = gated_shell("/bin/sh");
-    let filters = Filters {
+    let (probe, rx) = attach_syscalls(Filters {
         pids: vec![target.id()],
         ..Filters::default()
-    };
-    let mut probe = Probe::load(objects::SYSCALLS, &filters, &[]).unwrap();
-    let rx = probe.ring::<SyscallRecord>("dflow_sys_events").unwrap();
-    probe
-        .attach_tracepoint("dflow_sys_enter", "raw_syscalls", "sys_enter")
-        .unwrap();
+    });
     let ids = probe.program_ids().to_vec();
     assert_loaded(&ids);
 
@@ -159,15 +164,10 @@ fn comm_filter_selects_by_command_name() {
     let dir = common::TempDir::new("comm");
     let renamed = dir.0.join("dflowcommtest");
     symlink("/bin/sh", &renamed).unwrap();
-    let filters = Filters {
+    let (probe, rx) = attach_syscalls(Filters {
         comms: vec!["dflowcommtest".to_owned()],
         ..Filters::default()
-    };
-    let mut probe = Probe::load(objects::SYSCALLS, &filters, &[]).unwrap();
-    let rx = probe.ring::<SyscallRecord>("dflow_sys_events").unwrap();
-    probe
-        .attach_tracepoint("dflow_sys_enter", "raw_syscalls", "sys_enter")
-        .unwrap();
+    });
     let mut target = gated_shell(renamed.to_str().unwrap());
     let mut other = gated_shell("/bin/sh");
     release(&mut target);
@@ -201,15 +201,10 @@ fn overload_drops_and_counts_without_stalling_the_target() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
-    let filters = Filters {
+    let (probe, rx) = attach_syscalls(Filters {
         pids: vec![dd.id()],
         ..Filters::default()
-    };
-    let mut probe = Probe::load(objects::SYSCALLS, &filters, &[]).unwrap();
-    let rx = probe.ring::<SyscallRecord>("dflow_sys_events").unwrap();
-    probe
-        .attach_tracepoint("dflow_sys_enter", "raw_syscalls", "sys_enter")
-        .unwrap();
+    });
     let start = Instant::now();
     let status = dd.wait().unwrap();
     let ran = start.elapsed();
@@ -244,15 +239,10 @@ fn probes_detach_when_a_panic_unwinds() {
     }
     let ids = std::sync::Mutex::new(Vec::new());
     let result = std::panic::catch_unwind(|| {
-        let filters = Filters {
+        let (probe, _rx) = attach_syscalls(Filters {
             pids: vec![std::process::id()],
             ..Filters::default()
-        };
-        let mut probe = Probe::load(objects::SYSCALLS, &filters, &[]).unwrap();
-        let _rx = probe.ring::<SyscallRecord>("dflow_sys_events").unwrap();
-        probe
-            .attach_tracepoint("dflow_sys_enter", "raw_syscalls", "sys_enter")
-            .unwrap();
+        });
         ids.lock().unwrap().extend_from_slice(probe.program_ids());
         assert_loaded(probe.program_ids());
         panic!("deliberate panic while a probe is attached");

@@ -144,6 +144,11 @@ impl ProgramTypes {
                 Err(e) => TypeCheck::failed(error_chain(&e)),
             },
         });
+        ProgramTypes::from_slots(results)
+    }
+
+    /// Builds the report from checks indexed by `doctor_slot`.
+    fn from_slots(checks: [TypeCheck; 7]) -> ProgramTypes {
         let [
             tracepoint,
             tp_btf,
@@ -152,7 +157,7 @@ impl ProgramTypes {
             fentry,
             uprobe,
             perf_event,
-        ] = results;
+        ] = checks;
         ProgramTypes {
             tracepoint,
             tp_btf,
@@ -165,16 +170,7 @@ impl ProgramTypes {
     }
 
     fn all_failed(error: &str) -> ProgramTypes {
-        let f = || TypeCheck::failed(error.to_owned());
-        ProgramTypes {
-            tracepoint: f(),
-            tp_btf: f(),
-            raw_tp: f(),
-            kprobe: f(),
-            fentry: f(),
-            uprobe: f(),
-            perf_event: f(),
-        }
+        ProgramTypes::from_slots(std::array::from_fn(|_| TypeCheck::failed(error.to_owned())))
     }
 
     /// (name, check) pairs in report order.
