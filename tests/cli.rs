@@ -199,6 +199,33 @@ fn doctor_without_privilege_exits_77_naming_cap_bpf() {
     );
 }
 
+/// Distribution packages strip binaries; the uprobe check must not depend
+/// on dflow's own symbol table.
+#[test]
+fn doctor_checks_uprobes_from_a_stripped_binary() {
+    if !common::root_or_skip("doctor_checks_uprobes_from_a_stripped_binary") {
+        return;
+    }
+    let dir = common::TempDir::new("stripped");
+    let bin = dir.0.join("dflow");
+    std::fs::copy(common::dflow_bin(), &bin).unwrap();
+    let strip = Command::new("strip")
+        .arg(&bin)
+        .status()
+        .expect("run strip (binutils)");
+    assert!(strip.success());
+    let out = Command::new(&bin)
+        .args(["doctor", "--json"])
+        .output()
+        .unwrap();
+    let report: Value = serde_json::from_slice(&out.stdout).expect("JSON report");
+    assert_eq!(
+        report["program_types"]["uprobe"]["available"], true,
+        "{}",
+        report["program_types"]["uprobe"]["error"]
+    );
+}
+
 #[test]
 fn version_names_the_commit() {
     let out = dflow(&["--version"]);

@@ -1,6 +1,6 @@
 //! Proving each program type, and ring buffer delivery, by doing it.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error_chain;
 use crate::probe::wire::{SyscallRecord, doctor_slot};
-use crate::probe::{Filters, Probe, ProbeError, objects};
+use crate::probe::{Filters, Probe, ProbeError, UprobeAt, objects};
 
 /// How long a probe may take to fire after its trigger.
 const FIRE_TIMEOUT: Duration = Duration::from_millis(500);
@@ -55,14 +55,38 @@ pub struct ProgramTypes {
     pub perf_event: TypeCheck,
 }
 
-/// The function the uprobe check attaches to, in dflow's own binary.
-#[unsafe(no_mangle)]
+/// The function the uprobe check attaches to, in dflow's own binary. It is
+/// found by address, not by symbol, so a stripped dflow checks uprobes too.
 #[inline(never)]
 pub extern "C" fn dflow_doctor_uprobe_target(x: u64) -> u64 {
     std::hint::black_box(x).wrapping_add(1)
 }
 
-const UPROBE_SYMBOL: &str = "dflow_doctor_uprobe_target";
+/// The file and file offset of the code at `addr` in this process, from
+/// /proc/self/maps. Unlike a symbol lookup this works on a stripped binary.
+fn own_file_offset(addr: u64) -> std::io::Result<(PathBuf, u64)> {
+    let maps = std::fs::read_to_string("/proc/self/maps")?;
+    maps.lines()
+        .find_map(|line| {
+            let mut fields = line.split_whitespace();
+            let (start, end) = fields.next()?.split_once('-')?;
+            let (start, end) = (
+                u64::from_str_radix(start, 16).ok()?,
+                u64::from_str_radix(end, 16).ok()?,
+            );
+            let _perms = fields.next()?;
+            let offset = u64::from_str_radix(fields.next()?, 16).ok()?;
+            let path = fields.nth(2)?;
+            (start <= addr && addr < end && path.starts_with('/'))
+                .then(|| (PathBuf::from(path), addr - start + offset))
+        })
+        .ok_or_else(|| {
+            std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                format!("no file mapping holds {addr:#x}"),
+            )
+        })
+}
 
 impl ProgramTypes {
     /// Loads `doctor.bpf.o`, attaches each program, fires each, and reads
@@ -83,58 +107,74 @@ impl ProgramTypes {
             "__arm64_sys_getppid",
             "__do_sys_getppid",
         ]);
-        let exe = std::env::current_exe();
+        let own = own_file_offset(dflow_doctor_uprobe_target as *const () as u64);
         let attached = [
             (
                 doctor_slot::TRACEPOINT,
-                probe.attach_tracepoint("dflow_dr_tp", "syscalls", "sys_enter_getppid"),
+                probe
+                    .attach_tracepoint("dflow_dr_tp", "syscalls", "sys_enter_getppid")
+                    .map_err(|e| error_chain(&e)),
             ),
             (
                 doctor_slot::TP_BTF,
-                probe.attach_btf_tracepoint("dflow_dr_tp_btf", "sys_enter"),
+                probe
+                    .attach_btf_tracepoint("dflow_dr_tp_btf", "sys_enter")
+                    .map_err(|e| error_chain(&e)),
             ),
             (
                 doctor_slot::RAW_TP,
-                probe.attach_raw_tracepoint("dflow_dr_raw_tp", "sys_enter"),
+                probe
+                    .attach_raw_tracepoint("dflow_dr_raw_tp", "sys_enter")
+                    .map_err(|e| error_chain(&e)),
             ),
             (
                 doctor_slot::KPROBE,
-                probe.attach_kprobe("dflow_dr_kprobe", &getppid),
+                probe
+                    .attach_kprobe("dflow_dr_kprobe", &getppid)
+                    .map_err(|e| match Path::new(KPROBE_PMU).exists() {
+                        true => error_chain(&e),
+                        false => format!(
+                            "{} (no kprobe PMU: the kernel is built without CONFIG_KPROBES)",
+                            error_chain(&e)
+                        ),
+                    }),
             ),
             (
                 doctor_slot::FENTRY,
-                probe.attach_fentry("dflow_dr_fentry", getppid_btf.unwrap_or(&getppid)),
+                probe
+                    .attach_fentry("dflow_dr_fentry", getppid_btf.unwrap_or(&getppid))
+                    .map_err(|e| error_chain(&e)),
             ),
             (
                 doctor_slot::UPROBE,
-                match &exe {
-                    Ok(exe) => {
-                        probe.attach_uprobe("dflow_dr_uprobe", exe, UPROBE_SYMBOL, Some(tgid))
-                    }
-                    Err(e) => Err(ProbeError::Thread(std::io::Error::new(
-                        e.kind(),
-                        format!("cannot find dflow's own binary: {e}"),
-                    ))),
+                match &own {
+                    Ok((file, offset)) => probe
+                        .attach_uprobe(
+                            "dflow_dr_uprobe",
+                            file,
+                            UprobeAt::FileOffset(*offset),
+                            Some(tgid),
+                        )
+                        .map_err(|e| error_chain(&e)),
+                    Err(e) => Err(format!(
+                        "cannot locate dflow's own code in /proc/self/maps: {e}"
+                    )),
                 },
             ),
             (
                 doctor_slot::PERF_EVENT,
-                probe.attach_perf_event(
-                    "dflow_dr_perf",
-                    PerfEventConfig::Software(SoftwareEvent::CpuClock),
-                    &[PerfEventScope::CallingProcess { cpu: None }],
-                    SamplePolicy::Frequency(1000),
-                ),
+                probe
+                    .attach_perf_event(
+                        "dflow_dr_perf",
+                        PerfEventConfig::Software(SoftwareEvent::CpuClock),
+                        &[PerfEventScope::CallingProcess { cpu: None }],
+                        SamplePolicy::Frequency(1000),
+                    )
+                    .map_err(|e| error_chain(&e)),
             ),
         ];
         let results = attached.map(|(slot, attach)| match attach {
-            Err(e) if slot == doctor_slot::KPROBE && !Path::new(KPROBE_PMU).exists() => {
-                TypeCheck::failed(format!(
-                    "{} (no kprobe PMU: the kernel is built without CONFIG_KPROBES)",
-                    error_chain(&e)
-                ))
-            }
-            Err(e) => TypeCheck::failed(error_chain(&e)),
+            Err(e) => TypeCheck::failed(e),
             Ok(()) => match wait_for_hit(&probe, slot) {
                 Ok(true) => TypeCheck::ok(),
                 Ok(false) => TypeCheck::failed(format!(

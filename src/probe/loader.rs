@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy};
-use aya::programs::uprobe::UProbeScope;
+use aya::programs::uprobe::{UProbeAttachLocation, UProbeScope};
 use aya::programs::{
     BtfTracePoint, FEntry, KProbe, PerfEvent, Program, RawTracePoint, TracePoint, UProbe,
 };
@@ -40,6 +40,15 @@ impl Filters {
         }
         flags
     }
+}
+
+/// Where in an ELF file a uprobe goes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UprobeAt<'a> {
+    /// A symbol of the file's symbol tables.
+    Symbol(&'a str),
+    /// An offset in the file, which works for stripped binaries too.
+    FileOffset(u64),
 }
 
 /// Events a probe delivered to userspace and events it had to drop (in the
@@ -281,13 +290,13 @@ impl Probe {
         Ok(())
     }
 
-    /// Attaches a uprobe at `symbol` of the ELF file `target`, for one
-    /// process (`pid`) or all of them.
+    /// Attaches a uprobe at `at` in the ELF file `target`, for one process
+    /// (`pid`) or all of them.
     pub fn attach_uprobe(
         &mut self,
         program: &str,
         target: &Path,
-        symbol: &str,
+        at: UprobeAt<'_>,
         pid: Option<u32>,
     ) -> Result<(), ProbeError> {
         tracefs::ensure()?;
@@ -297,10 +306,18 @@ impl Probe {
         };
         let prog: &mut UProbe = self.program(program)?;
         prog.load().map_err(Self::loaded(program))?;
-        prog.attach(symbol, target, scope).map_err(Self::attached(
-            program,
-            format!("uprobe {}:{symbol}", target.display()),
-        ))?;
+        let (location, name) = match at {
+            UprobeAt::Symbol(symbol) => (UProbeAttachLocation::Symbol(symbol), symbol.to_owned()),
+            UprobeAt::FileOffset(offset) => (
+                UProbeAttachLocation::AbsoluteOffset(offset),
+                format!("{offset:#x}"),
+            ),
+        };
+        prog.attach(location, target, scope)
+            .map_err(Self::attached(
+                program,
+                format!("uprobe {}:{name}", target.display()),
+            ))?;
         self.record_id(program);
         Ok(())
     }
