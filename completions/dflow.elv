@@ -27,6 +27,9 @@ set edit:completion:arg-completer[dflow] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand doctor 'Check whether this host can run dflow''s probes'
+            cand query 'Ask a session file (or several) questions in SQL'
+            cand sessions 'List, inspect and delete session files'
+            cand replay 'Show a stored session again, as the live capture showed it'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'dflow;doctor'= {
@@ -37,11 +40,96 @@ set edit:completion:arg-completer[dflow] = {|@words|
             cand -h 'Print help (see more with ''--help'')'
             cand --help 'Print help (see more with ''--help'')'
         }
+        &'dflow;query'= {
+            cand --color 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given'
+            cand --csv 'Print CSV (RFC 4180) instead of an aligned table'
+            cand --json 'Print machine-readable JSON instead of text'
+            cand -q 'Print nothing but results and errors (no progress, no notes)'
+            cand --quiet 'Print nothing but results and errors (no progress, no notes)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'dflow;sessions'= {
+            cand --color 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given'
+            cand --json 'Print machine-readable JSON instead of text'
+            cand -q 'Print nothing but results and errors (no progress, no notes)'
+            cand --quiet 'Print nothing but results and errors (no progress, no notes)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+            cand list 'List sessions: kind, host, time span, size, events and losses (the default)'
+            cand show 'Everything a session file says about itself'
+            cand rm 'Delete session files (each with its write-ahead log)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'dflow;sessions;list'= {
+            cand --color 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given'
+            cand --json 'Print machine-readable JSON instead of text'
+            cand -q 'Print nothing but results and errors (no progress, no notes)'
+            cand --quiet 'Print nothing but results and errors (no progress, no notes)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'dflow;sessions;show'= {
+            cand --color 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given'
+            cand --json 'Print machine-readable JSON instead of text'
+            cand -q 'Print nothing but results and errors (no progress, no notes)'
+            cand --quiet 'Print nothing but results and errors (no progress, no notes)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'dflow;sessions;rm'= {
+            cand --color 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given'
+            cand --json 'Print machine-readable JSON instead of text'
+            cand -q 'Print nothing but results and errors (no progress, no notes)'
+            cand --quiet 'Print nothing but results and errors (no progress, no notes)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'dflow;sessions;help'= {
+            cand list 'List sessions: kind, host, time span, size, events and losses (the default)'
+            cand show 'Everything a session file says about itself'
+            cand rm 'Delete session files (each with its write-ahead log)'
+            cand help 'Print this message or the help of the given subcommand(s)'
+        }
+        &'dflow;sessions;help;list'= {
+        }
+        &'dflow;sessions;help;show'= {
+        }
+        &'dflow;sessions;help;rm'= {
+        }
+        &'dflow;sessions;help;help'= {
+        }
+        &'dflow;replay'= {
+            cand --color 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given'
+            cand --json 'Print machine-readable JSON instead of text'
+            cand -q 'Print nothing but results and errors (no progress, no notes)'
+            cand --quiet 'Print nothing but results and errors (no progress, no notes)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
         &'dflow;help'= {
             cand doctor 'Check whether this host can run dflow''s probes'
+            cand query 'Ask a session file (or several) questions in SQL'
+            cand sessions 'List, inspect and delete session files'
+            cand replay 'Show a stored session again, as the live capture showed it'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'dflow;help;doctor'= {
+        }
+        &'dflow;help;query'= {
+        }
+        &'dflow;help;sessions'= {
+            cand list 'List sessions: kind, host, time span, size, events and losses (the default)'
+            cand show 'Everything a session file says about itself'
+            cand rm 'Delete session files (each with its write-ahead log)'
+        }
+        &'dflow;help;sessions;list'= {
+        }
+        &'dflow;help;sessions;show'= {
+        }
+        &'dflow;help;sessions;rm'= {
+        }
+        &'dflow;help;replay'= {
         }
         &'dflow;help;help'= {
         }

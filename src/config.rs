@@ -8,19 +8,28 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{CaptureArgs, Cli, ColorWhen, Command};
+use crate::cli::{CaptureArgs, Cli, ColorWhen, Command, SessionsAction};
+use crate::store::path as store_path;
 
 /// A command line that parsed but cannot be run as given: exit code 2.
 #[derive(Debug, thiserror::Error)]
 pub enum UsageError {
     #[error("no process with pid {0}")]
     NoSuchPid(u32),
+    #[error("--csv and --json cannot be combined")]
+    CsvAndJson,
+    #[error("'{0}' is not a session file")]
+    SqlWithoutFile(String),
 }
 
 impl UsageError {
     pub fn hint(&self) -> &'static str {
         match self {
             UsageError::NoSuchPid(_) => "list processes with `ps -e` and pass a live pid to -p",
+            UsageError::CsvAndJson => "choose one output format",
+            UsageError::SqlWithoutFile(_) => {
+                "name the session file first: dflow query FILE 'SELECT ...' (list files with `dflow sessions`)"
+            }
         }
     }
 }
@@ -42,6 +51,31 @@ pub struct OutputConfig {
 #[derive(Debug, Clone)]
 pub enum CommandConfig {
     Doctor,
+    Query(QueryConfig),
+    Sessions(SessionsConfig),
+    Replay { file: PathBuf },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TableFormat {
+    Aligned,
+    Csv,
+    Json,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct QueryConfig {
+    pub files: Vec<PathBuf>,
+    /// None: describe the views instead.
+    pub sql: Option<String>,
+    pub format: TableFormat,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionsConfig {
+    List,
+    Show(PathBuf),
+    Rm(Vec<PathBuf>),
 }
 
 /// What a capture targets and where it is kept.
@@ -51,6 +85,8 @@ pub struct CaptureConfig {
     pub comms: Vec<String>,
     pub duration: Option<Duration>,
     pub session: SessionTarget,
+    /// User labels for the session (`--tag key=value`).
+    pub tags: Vec<(String, String)>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +110,28 @@ impl Config {
         };
         let command = match cli.command {
             Command::Doctor(_) => CommandConfig::Doctor,
+            Command::Query(args) => {
+                let format = match (args.csv, output.json) {
+                    (true, true) => return Err(UsageError::CsvAndJson),
+                    (true, false) => TableFormat::Csv,
+                    (false, true) => TableFormat::Json,
+                    (false, false) => TableFormat::Aligned,
+                };
+                let (files, sql) = split_query_args(args.args, |p| p.exists())?;
+                CommandConfig::Query(QueryConfig { files, sql, format })
+            }
+            Command::Sessions(args) => CommandConfig::Sessions(match args.action {
+                None | Some(SessionsAction::List) => SessionsConfig::List,
+                Some(SessionsAction::Show { file }) => {
+                    SessionsConfig::Show(store_path::find(&file))
+                }
+                Some(SessionsAction::Rm { files }) => {
+                    SessionsConfig::Rm(files.iter().map(|f| store_path::find(f)).collect())
+                }
+            }),
+            Command::Replay(args) => CommandConfig::Replay {
+                file: store_path::find(&args.file),
+            },
         };
         Ok(Config { output, command })
     }
@@ -102,8 +160,33 @@ impl CaptureConfig {
             comms,
             duration: args.duration,
             session,
+            tags: args.tags,
         })
     }
+}
+
+/// `FILE... [SQL]`: the last argument is SQL when there are several and it
+/// names no existing file and does not end in `.duckdb`. A lone argument that
+/// looks like SQL (it has a space) is a usage error, not a missing file.
+pub fn split_query_args(
+    mut args: Vec<String>,
+    exists: impl Fn(&std::path::Path) -> bool,
+) -> Result<(Vec<PathBuf>, Option<String>), UsageError> {
+    let looks_like_file = |a: &str| a.ends_with(".duckdb") || exists(std::path::Path::new(a));
+    let sql = match args.last() {
+        Some(last) if args.len() > 1 && !looks_like_file(last) => args.pop(),
+        Some(only)
+            if args.len() == 1 && !looks_like_file(only) && only.contains(char::is_whitespace) =>
+        {
+            return Err(UsageError::SqlWithoutFile(only.clone()));
+        }
+        _ => None,
+    };
+    let files = args
+        .iter()
+        .map(|a| store_path::find(std::path::Path::new(a)))
+        .collect();
+    Ok((files, sql))
 }
 
 fn process_exists(pid: u32) -> bool {
@@ -151,6 +234,8 @@ mod tests {
             "2m",
             "--session",
             "/tmp/x.duckdb",
+            "--tag",
+            "ticket=INC-42",
         ])
         .unwrap();
         let config = CaptureConfig::from_args(args).unwrap();
@@ -158,6 +243,11 @@ mod tests {
         assert_eq!(config.comms, vec!["nginx".to_owned()]);
         assert_eq!(config.duration, Some(Duration::from_secs(120)));
         assert_eq!(config.session, SessionTarget::Path("/tmp/x.duckdb".into()));
+        assert_eq!(
+            config.tags,
+            vec![("ticket".to_owned(), "INC-42".to_owned())]
+        );
+        assert!(capture(&["--tag", "novalue"]).is_err());
     }
 
     #[test]
@@ -200,6 +290,26 @@ mod tests {
         assert!(capture(&["--comm", "exactly15bytes_"]).is_ok());
         let err = capture(&["--comm", "a-much-longer-command"]).unwrap_err();
         assert!(err.to_string().contains("a-much-longer-c"), "{err}");
+    }
+
+    #[test]
+    fn query_args_split_files_from_sql() {
+        let exists = |p: &std::path::Path| p.to_str() == Some("plain-name");
+        let args = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let (files, sql) = split_query_args(args(&["a.duckdb", "SELECT 1"]), exists).unwrap();
+        assert_eq!(files, vec![PathBuf::from("a.duckdb")]);
+        assert_eq!(sql.as_deref(), Some("SELECT 1"));
+        let (files, sql) = split_query_args(args(&["a.duckdb", "b.duckdb"]), exists).unwrap();
+        assert_eq!(files.len(), 2);
+        assert_eq!(sql, None);
+        let (files, sql) = split_query_args(args(&["a.duckdb", "plain-name"]), exists).unwrap();
+        assert_eq!((files.len(), sql), (2, None));
+        let (files, sql) = split_query_args(args(&["a.duckdb"]), exists).unwrap();
+        assert_eq!((files.len(), sql), (1, None));
+        assert!(matches!(
+            split_query_args(args(&["SELECT 1"]), exists),
+            Err(UsageError::SqlWithoutFile(_))
+        ));
     }
 
     #[test]

@@ -4,6 +4,9 @@
 //! these at the edge of `probe/` and nowhere else: owned strings, named
 //! fields, no padding or NUL-terminated arrays.
 
+use std::net::SocketAddr;
+use std::sync::Arc;
+
 /// One system call entry of a target task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyscallEvent {
@@ -17,4 +20,191 @@ pub struct SyscallEvent {
     pub nr: i64,
     /// The task's command name.
     pub comm: String,
+}
+
+/// A process as dflow identifies it: pid plus start time, since pids are
+/// reused. Captured while the process is alive, so it stays nameable after
+/// it exits.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Process {
+    pub pid: u32,
+    /// Start time, ns after boot (from /proc/PID/stat).
+    pub start_ns: u64,
+    pub comm: String,
+    pub exe: String,
+    pub cmdline: String,
+    /// The cgroup path (cgroup v2) or the first v1 hierarchy's path.
+    pub cgroup: String,
+    /// The container id found in the cgroup path, if any.
+    pub container_id: Option<String>,
+    /// The service name: a user label, else the container or comm.
+    pub service: String,
+}
+
+/// Shared, so millions of spans can point at a few hundred processes.
+pub type ProcessRef = Arc<Process>;
+
+/// An L7 protocol dflow parses. The discriminants are stored in session
+/// files: never renumber, only add.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Protocol {
+    Http1 = 1,
+    Dns = 2,
+    Redis = 3,
+    Postgres = 4,
+    Mysql = 5,
+}
+
+/// Which side of a call this process is. Stored: never renumber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Role {
+    Client = 1,
+    Server = 2,
+}
+
+/// A call's outcome. Stored: never renumber.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum Status {
+    Ok = 0,
+    ClientError = 1,
+    ServerError = 2,
+    Timeout = 3,
+    Error = 4,
+}
+
+/// Implements the stable name and number of a stored enum, both ways.
+macro_rules! stored_enum {
+    ($ty:ident { $($variant:ident => $name:literal),+ $(,)? }) => {
+        impl $ty {
+            pub const ALL: &'static [$ty] = &[$($ty::$variant),+];
+
+            pub const fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $name),+ }
+            }
+
+            pub const fn code(self) -> u8 {
+                self as u8
+            }
+
+            pub fn from_code(code: u8) -> Option<$ty> {
+                Self::ALL.iter().copied().find(|v| v.code() == code)
+            }
+
+            pub fn from_name(name: &str) -> Option<$ty> {
+                Self::ALL.iter().copied().find(|v| v.as_str() == name)
+            }
+        }
+
+        impl std::fmt::Display for $ty {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+
+        impl serde::Serialize for $ty {
+            fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_str(self.as_str())
+            }
+        }
+    };
+}
+
+stored_enum!(Protocol {
+    Http1 => "http1",
+    Dns => "dns",
+    Redis => "redis",
+    Postgres => "postgres",
+    Mysql => "mysql",
+});
+stored_enum!(Role { Client => "client", Server => "server" });
+stored_enum!(Status {
+    Ok => "ok",
+    ClientError => "client_error",
+    ServerError => "server_error",
+    Timeout => "timeout",
+    Error => "error",
+});
+
+/// A protocol's own status code: HTTP 404, a DNS rcode, a SQLSTATE string.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(untagged)]
+pub enum Code {
+    Num(i32),
+    Text(String),
+}
+
+/// One L7 call (request and response) seen from one side.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Span {
+    /// Unix epoch ns of the request's first byte.
+    pub start_ns: i64,
+    pub duration_ns: i64,
+    pub protocol: Protocol,
+    pub role: Role,
+    /// HTTP method + templated path, SQL verb + table, Redis command, ...
+    pub endpoint: String,
+    pub status: Status,
+    pub code: Option<Code>,
+    pub req_bytes: u32,
+    pub resp_bytes: u32,
+    pub process: ProcessRef,
+    pub tid: u32,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    /// Session-local ids: sequential, so they compress to almost nothing.
+    pub trace_id: u64,
+    pub span_id: u64,
+    pub parent_span_id: Option<u64>,
+}
+
+/// One connection's L4 counters over an interval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flow {
+    /// Unix epoch ns of the interval's start and end.
+    pub start_ns: i64,
+    pub end_ns: i64,
+    pub process: ProcessRef,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub bytes_sent: u64,
+    pub bytes_received: u64,
+    /// Smoothed RTT at the interval's end, when known.
+    pub rtt_us: Option<u32>,
+    pub retransmits: u32,
+    pub resets: u32,
+    /// connect() to established, for connections opened in the interval.
+    pub connect_ns: Option<i64>,
+    /// The connection closed within the interval.
+    pub closed: bool,
+}
+
+/// A stack frame after symbolization.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct Frame {
+    pub function: String,
+    /// The binary or library (or "kernel").
+    pub module: String,
+    pub kernel: bool,
+}
+
+/// Frames from the root (outermost caller) to the leaf.
+pub type Stack = Arc<[Frame]>;
+
+/// Aggregated stack samples of one thread or process over an interval.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sample {
+    /// Unix epoch ns of the interval's start.
+    pub ts_ns: i64,
+    pub process: ProcessRef,
+    /// The thread, with `--per-thread`; None when aggregated per process.
+    pub tid: Option<u32>,
+    pub off_cpu: bool,
+    pub stack: Stack,
+    /// Samples (on-CPU) or blocking episodes (off-CPU).
+    pub count: u64,
+    /// Time blocked (off-CPU); 0 on-CPU.
+    pub blocked_ns: u64,
 }

@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use crate::config::UsageError;
 use crate::privilege::{Cap, MissingPrivilege};
 use crate::probe::ProbeError;
+use crate::store::StoreError;
 
 pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
@@ -25,6 +26,9 @@ pub fn classify(err: &anyhow::Error) -> (u8, Option<String>) {
         }
         if let Some(e) = cause.downcast_ref::<UsageError>() {
             return (USAGE, Some(e.hint().to_owned()));
+        }
+        if let Some(e) = cause.downcast_ref::<StoreError>() {
+            return (FAILURE, e.hint().map(str::to_owned));
         }
         if let Some(e) = cause.downcast_ref::<ProbeError>()
             && e.is_permission_denied()

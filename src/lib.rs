@@ -15,6 +15,8 @@ pub mod exit;
 pub mod output;
 pub mod privilege;
 pub mod probe;
+pub mod signal;
+pub mod store;
 
 /// `dflow --version`: the package version and the git commit it was built from.
 pub const VERSION: &str = concat!(

@@ -5,17 +5,9 @@ mod common;
 
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
-
-fn dflow(args: &[&str]) -> Output {
-    Command::new(common::dflow_bin())
-        .args(args)
-        .env_remove("NO_COLOR")
-        .output()
-        .expect("run dflow")
-}
 
 fn text(bytes: &[u8]) -> String {
     String::from_utf8_lossy(bytes).into_owned()
@@ -26,7 +18,7 @@ fn doctor_json_reports_this_host() {
     if !common::root_or_skip("doctor_json_reports_this_host") {
         return;
     }
-    let out = dflow(&["doctor", "--json"]);
+    let out = common::dflow(&["doctor", "--json"]);
     let stdout = text(&out.stdout);
     let report: Value = serde_json::from_str(&stdout)
         .unwrap_or_else(|e| panic!("doctor --json printed invalid JSON ({e}):\n{stdout}"));
@@ -116,7 +108,7 @@ fn doctor_text_report_names_every_check() {
     if !common::root_or_skip("doctor_text_report_names_every_check") {
         return;
     }
-    let out = dflow(&["doctor", "--color", "never"]);
+    let out = common::dflow(&["doctor", "--color", "never"]);
     let stdout = text(&out.stdout);
     for word in [
         "kernel",
@@ -141,7 +133,7 @@ fn doctor_text_report_names_every_check() {
         assert!(stdout.contains(word), "'{word}' missing from:\n{stdout}");
     }
     assert!(!stdout.contains('\x1b'), "--color never printed escapes");
-    let coloured = dflow(&["doctor", "--color", "always"]);
+    let coloured = common::dflow(&["doctor", "--color", "always"]);
     assert!(
         text(&coloured.stdout).contains("\x1b["),
         "--color always printed none"
@@ -228,7 +220,7 @@ fn doctor_checks_uprobes_from_a_stripped_binary() {
 
 #[test]
 fn version_names_the_commit() {
-    let out = dflow(&["--version"]);
+    let out = common::dflow(&["--version"]);
     assert!(out.status.success());
     let line = text(&out.stdout);
     assert!(
@@ -252,7 +244,7 @@ fn usage_errors_exit_2() {
         &[],
         &["--color", "sometimes", "doctor"],
     ] {
-        let out = dflow(args);
+        let out = common::dflow(args);
         assert_eq!(
             out.status.code(),
             Some(2),
@@ -266,7 +258,7 @@ fn usage_errors_exit_2() {
 #[test]
 fn help_has_examples() {
     for args in [&["--help"][..], &["doctor", "--help"]] {
-        let out = dflow(args);
+        let out = common::dflow(args);
         assert!(out.status.success());
         assert!(text(&out.stdout).contains("Examples:"), "dflow {args:?}");
     }

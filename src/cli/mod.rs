@@ -12,8 +12,12 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 const EXAMPLES: &str = "\
 Examples:
-  sudo dflow doctor            can this host run dflow? (kernel, BTF, program types, features)
-  sudo dflow doctor --json     the same report as one JSON object
+  sudo dflow doctor                      can this host run dflow? (kernel, BTF, program types, features)
+  sudo dflow doctor --json               the same report as one JSON object
+  dflow sessions                         the captures kept on this host
+  dflow query S.duckdb                   the views of a session and what each column means
+  dflow query S.duckdb 'SELECT endpoint, count(*) FROM spans_v GROUP BY ALL'
+  dflow replay S.duckdb --json           a session's events again, one JSON object per line
 ";
 
 /// Zero-code eBPF troubleshooting for one Linux host.
@@ -62,6 +66,9 @@ pub enum ColorWhen {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Doctor(DoctorArgs),
+    Query(QueryArgs),
+    Sessions(SessionsArgs),
+    Replay(ReplayArgs),
 }
 
 const DOCTOR_EXAMPLES: &str = "\
@@ -83,6 +90,94 @@ of them cannot, 77 when dflow lacks the privilege to load eBPF programs.
 #[derive(Debug, Args)]
 #[command(after_help = DOCTOR_EXAMPLES)]
 pub struct DoctorArgs {}
+
+const QUERY_EXAMPLES: &str = "\
+Examples:
+  dflow query S.duckdb
+      list the views (spans_v, flows_v, samples_v, ...) and their columns
+  dflow query S.duckdb 'SELECT endpoint, count(*) AS n, quantile_cont(duration_ms, 0.99) AS p99_ms
+                        FROM spans_v GROUP BY endpoint ORDER BY p99_ms DESC LIMIT 10'
+  dflow query --csv S.duckdb 'SELECT * FROM flows_v' > flows.csv
+  dflow query a.duckdb b.duckdb 'SELECT session, count(*) FROM spans_v GROUP BY session'
+
+Files are opened read-only: a statement that would change one fails and the
+file stays byte-identical. With several files every view is the union of the
+files' views, with a leading `session` column naming the file.
+";
+
+/// Ask a session file (or several) questions in SQL.
+///
+/// The views decode SmartEncoding, so no knowledge of dictionary ids is
+/// needed: spans_v (L7 calls), flows_v (connections), samples_v (stack
+/// samples), stacks_v, labels_v, plus the session and counters tables.
+#[derive(Debug, Args)]
+#[command(after_help = QUERY_EXAMPLES)]
+pub struct QueryArgs {
+    /// Session files, then optionally one SQL statement. Without SQL the
+    /// views and their columns are listed.
+    #[arg(value_name = "FILE... [SQL]", required = true, num_args = 1..)]
+    pub args: Vec<String>,
+
+    /// Print CSV (RFC 4180) instead of an aligned table.
+    #[arg(long)]
+    pub csv: bool,
+}
+
+const SESSIONS_EXAMPLES: &str = "\
+Examples:
+  dflow sessions                          list the sessions in the default directory
+  dflow sessions show vm-trace-20261124T201256Z.duckdb
+  dflow sessions rm old.duckdb other.duckdb
+  dflow sessions --json | jq '.[] | select(.lost > 0)'
+
+Sessions are kept in $XDG_DATA_HOME/dflow/sessions (else ~/.local/share/dflow/sessions).
+";
+
+/// List, inspect and delete session files.
+#[derive(Debug, Args)]
+#[command(after_help = SESSIONS_EXAMPLES)]
+pub struct SessionsArgs {
+    #[command(subcommand)]
+    pub action: Option<SessionsAction>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SessionsAction {
+    /// List sessions: kind, host, time span, size, events and losses (the default).
+    List,
+    /// Everything a session file says about itself.
+    Show {
+        /// A session file (a bare name is looked up in the sessions directory).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+    },
+    /// Delete session files (each with its write-ahead log).
+    Rm {
+        /// Session files; each must be a dflow session, or nothing is deleted.
+        #[arg(value_name = "FILE", required = true)]
+        files: Vec<PathBuf>,
+    },
+}
+
+const REPLAY_EXAMPLES: &str = "\
+Examples:
+  dflow replay S.duckdb
+  dflow replay S.duckdb --json | jq 'select(.status != \"ok\")'
+";
+
+/// Show a stored session again, as the live capture showed it.
+///
+/// Spans, flows and samples are read back into the same events a live
+/// capture produces. Until a session kind's terminal view lands, and
+/// whenever output is not a terminal or --json is given, each event is
+/// printed as one line (one JSON object per line with --json).
+#[derive(Debug, Args)]
+#[command(after_help = REPLAY_EXAMPLES)]
+pub struct ReplayArgs {
+    /// The session file (a bare name is looked up in the sessions directory).
+    #[arg(value_name = "FILE")]
+    pub file: PathBuf,
+}
 
 /// Target and session options shared by every capture command (`trace`,
 /// `topo`, `profile`, `flow`); each flattens this into its own arguments.
@@ -109,6 +204,19 @@ pub struct CaptureArgs {
     /// Do not write a session file.
     #[arg(long)]
     pub no_session: bool,
+
+    /// Label the session (repeatable), e.g. --tag ticket=INC-42; stored in
+    /// the session's labels table.
+    #[arg(long = "tag", value_name = "KEY=VALUE", value_parser = parse_tag)]
+    pub tags: Vec<(String, String)>,
+}
+
+/// `key=value` with a non-empty key.
+pub fn parse_tag(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_owned(), v.to_owned())),
+        _ => Err("expected KEY=VALUE, e.g. ticket=INC-42".to_owned()),
+    }
 }
 
 /// Longest comm the kernel keeps (TASK_COMM_LEN less the NUL).

@@ -3,6 +3,10 @@
 //! by `main`.
 
 pub mod doctor;
+pub mod events;
+pub mod schema;
+pub mod sessions;
+pub mod table;
 
 use std::io::{self, Write};
 

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub mod fixtures;
+
 /// Whether this test may load probes. Without root it is skipped, unless
 /// DFLOW_REQUIRE_BPF=1 (set by `.ci/run`), under which it fails instead.
 pub fn root_or_skip(test: &str) -> bool {
@@ -21,6 +23,15 @@ pub fn root_or_skip(test: &str) -> bool {
 /// The dflow binary cargo built for these tests.
 pub fn dflow_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_dflow"))
+}
+
+/// Runs the dflow binary with `args`, colour decided by flags alone.
+pub fn dflow(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(dflow_bin())
+        .args(args)
+        .env_remove("NO_COLOR")
+        .output()
+        .expect("run dflow")
 }
 
 /// A fresh temporary directory, removed on drop.

@@ -1,0 +1,299 @@
+//! SmartEncoding on the way in: tags become dictionary ids, facts become
+//! columns of integers.
+//!
+//! The encoder lives on the writer thread. New dictionary entries are kept
+//! as pending rows and written before the facts that use them, in their own
+//! transactions, so a file cut off at any point never holds a fact whose id
+//! has no entry.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::net::SocketAddr;
+
+use crate::event::{Code, Flow, Frame, Process, Sample, Span};
+
+/// Values → dense ids, handing out the next id to each new value.
+#[derive(Debug)]
+pub struct Dict<K> {
+    ids: HashMap<K, u32>,
+}
+
+impl<K: Hash + Eq> Default for Dict<K> {
+    fn default() -> Self {
+        Dict {
+            ids: HashMap::new(),
+        }
+    }
+}
+
+impl<K: Hash + Eq + Clone> Dict<K> {
+    /// The id of `key`, and whether it is new.
+    pub fn id<Q>(&mut self, key: &Q) -> (u32, bool)
+    where
+        K: std::borrow::Borrow<Q>,
+        Q: Hash + Eq + ToOwned<Owned = K> + ?Sized,
+    {
+        if let Some(&id) = self.ids.get(key) {
+            return (id, false);
+        }
+        let id = u32::try_from(self.ids.len()).expect("fewer than 2^32 distinct tags");
+        self.ids.insert(key.to_owned(), id);
+        (id, true)
+    }
+
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+}
+
+/// New dictionary rows, waiting to be written.
+#[derive(Debug, Default)]
+pub struct PendingDicts {
+    pub strings: Vec<(u32, String)>,
+    pub services: Vec<(u32, String)>,
+    pub processes: Vec<(u32, Process, u32)>,
+    pub endpoints: Vec<(u32, String)>,
+    pub addresses: Vec<(u32, SocketAddr)>,
+    pub frames: Vec<(u32, Frame)>,
+    pub stacks: Vec<(u32, Vec<u32>)>,
+}
+
+impl PendingDicts {
+    pub fn is_empty(&self) -> bool {
+        self.strings.is_empty()
+            && self.services.is_empty()
+            && self.processes.is_empty()
+            && self.endpoints.is_empty()
+            && self.addresses.is_empty()
+            && self.frames.is_empty()
+            && self.stacks.is_empty()
+    }
+}
+
+/// Span facts, one vector per column of `spans`.
+#[derive(Debug, Default)]
+pub struct SpanColumns {
+    pub start_ns: Vec<i64>,
+    pub duration_ns: Vec<i64>,
+    pub protocol: Vec<u8>,
+    pub role: Vec<u8>,
+    pub status: Vec<u8>,
+    pub code: Vec<Option<i32>>,
+    pub code_text_id: Vec<Option<u32>>,
+    pub endpoint_id: Vec<u32>,
+    pub process_id: Vec<u32>,
+    pub tid: Vec<u32>,
+    pub local_id: Vec<u32>,
+    pub remote_id: Vec<u32>,
+    pub req_bytes: Vec<u32>,
+    pub resp_bytes: Vec<u32>,
+    pub trace_id: Vec<u64>,
+    pub span_id: Vec<u64>,
+    pub parent_span_id: Vec<Option<u64>>,
+}
+
+#[derive(Debug, Default)]
+pub struct FlowColumns {
+    pub start_ns: Vec<i64>,
+    pub end_ns: Vec<i64>,
+    pub process_id: Vec<u32>,
+    pub local_id: Vec<u32>,
+    pub remote_id: Vec<u32>,
+    pub bytes_sent: Vec<u64>,
+    pub bytes_received: Vec<u64>,
+    pub rtt_us: Vec<Option<u32>>,
+    pub retransmits: Vec<u32>,
+    pub resets: Vec<u32>,
+    pub connect_ns: Vec<Option<i64>>,
+    pub closed: Vec<bool>,
+}
+
+#[derive(Debug, Default)]
+pub struct SampleColumns {
+    pub ts_ns: Vec<i64>,
+    pub process_id: Vec<u32>,
+    pub tid: Vec<Option<u32>>,
+    pub off_cpu: Vec<bool>,
+    pub stack_id: Vec<u32>,
+    pub count: Vec<u64>,
+    pub blocked_ns: Vec<u64>,
+}
+
+/// The writer thread's encoding state.
+#[derive(Debug, Default)]
+pub struct Encoder {
+    strings: Dict<String>,
+    services: Dict<String>,
+    processes: Dict<(u32, u64)>,
+    endpoints: Dict<String>,
+    addresses: Dict<SocketAddr>,
+    frames: Dict<Frame>,
+    stacks: Dict<Vec<u32>>,
+    pub pending: PendingDicts,
+    pub spans: SpanColumns,
+    pub flows: FlowColumns,
+    pub samples: SampleColumns,
+}
+
+impl Encoder {
+    /// Facts buffered and not yet written.
+    pub fn buffered(&self) -> usize {
+        self.spans.start_ns.len() + self.flows.start_ns.len() + self.samples.ts_ns.len()
+    }
+
+    pub fn string(&mut self, s: &str) -> u32 {
+        let (id, new) = self.strings.id(s);
+        if new {
+            self.pending.strings.push((id, s.to_owned()));
+        }
+        id
+    }
+
+    fn service(&mut self, name: &str) -> u32 {
+        let (id, new) = self.services.id(name);
+        if new {
+            self.pending.services.push((id, name.to_owned()));
+        }
+        id
+    }
+
+    fn process(&mut self, p: &Process) -> u32 {
+        let (id, new) = self.processes.id(&(p.pid, p.start_ns));
+        if new {
+            let service = self.service(&p.service);
+            self.pending.processes.push((id, p.clone(), service));
+        }
+        id
+    }
+
+    fn endpoint(&mut self, name: &str) -> u32 {
+        let (id, new) = self.endpoints.id(name);
+        if new {
+            self.pending.endpoints.push((id, name.to_owned()));
+        }
+        id
+    }
+
+    fn address(&mut self, addr: &SocketAddr) -> u32 {
+        let (id, new) = self.addresses.id(addr);
+        if new {
+            self.pending.addresses.push((id, *addr));
+        }
+        id
+    }
+
+    fn stack(&mut self, frames: &[Frame]) -> u32 {
+        let frame_ids: Vec<u32> = frames
+            .iter()
+            .map(|f| {
+                let (id, new) = self.frames.id(f);
+                if new {
+                    self.pending.frames.push((id, f.clone()));
+                }
+                id
+            })
+            .collect();
+        let (id, new) = self.stacks.id(&frame_ids);
+        if new {
+            self.pending.stacks.push((id, frame_ids));
+        }
+        id
+    }
+
+    pub fn span(&mut self, s: &Span) {
+        let (code, code_text_id) = match &s.code {
+            None => (None, None),
+            Some(Code::Num(n)) => (Some(*n), None),
+            Some(Code::Text(t)) => (None, Some(self.string(t))),
+        };
+        let endpoint_id = self.endpoint(&s.endpoint);
+        let process_id = self.process(&s.process);
+        let local_id = self.address(&s.local);
+        let remote_id = self.address(&s.remote);
+        let c = &mut self.spans;
+        c.start_ns.push(s.start_ns);
+        c.duration_ns.push(s.duration_ns);
+        c.protocol.push(s.protocol.code());
+        c.role.push(s.role.code());
+        c.status.push(s.status.code());
+        c.code.push(code);
+        c.code_text_id.push(code_text_id);
+        c.endpoint_id.push(endpoint_id);
+        c.process_id.push(process_id);
+        c.tid.push(s.tid);
+        c.local_id.push(local_id);
+        c.remote_id.push(remote_id);
+        c.req_bytes.push(s.req_bytes);
+        c.resp_bytes.push(s.resp_bytes);
+        c.trace_id.push(s.trace_id);
+        c.span_id.push(s.span_id);
+        c.parent_span_id.push(s.parent_span_id);
+    }
+
+    pub fn flow(&mut self, f: &Flow) {
+        let process_id = self.process(&f.process);
+        let local_id = self.address(&f.local);
+        let remote_id = self.address(&f.remote);
+        let c = &mut self.flows;
+        c.start_ns.push(f.start_ns);
+        c.end_ns.push(f.end_ns);
+        c.process_id.push(process_id);
+        c.local_id.push(local_id);
+        c.remote_id.push(remote_id);
+        c.bytes_sent.push(f.bytes_sent);
+        c.bytes_received.push(f.bytes_received);
+        c.rtt_us.push(f.rtt_us);
+        c.retransmits.push(f.retransmits);
+        c.resets.push(f.resets);
+        c.connect_ns.push(f.connect_ns);
+        c.closed.push(f.closed);
+    }
+
+    pub fn sample(&mut self, s: &Sample) {
+        let process_id = self.process(&s.process);
+        let stack_id = self.stack(&s.stack);
+        let c = &mut self.samples;
+        c.ts_ns.push(s.ts_ns);
+        c.process_id.push(process_id);
+        c.tid.push(s.tid);
+        c.off_cpu.push(s.off_cpu);
+        c.stack_id.push(stack_id);
+        c.count.push(s.count);
+        c.blocked_ns.push(s.blocked_ns);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dictionaries_hand_out_dense_ids_once() {
+        let mut d: Dict<String> = Dict::default();
+        assert_eq!(d.id("a"), (0, true));
+        assert_eq!(d.id("b"), (1, true));
+        assert_eq!(d.id("a"), (0, false));
+        assert_eq!(d.len(), 2);
+    }
+
+    #[test]
+    fn stacks_share_frames() {
+        let f = |name: &str| Frame {
+            function: name.into(),
+            module: "m".into(),
+            kernel: false,
+        };
+        let mut e = Encoder::default();
+        let a = e.stack(&[f("main"), f("work")]);
+        let b = e.stack(&[f("main"), f("idle")]);
+        let c = e.stack(&[f("main"), f("work")]);
+        assert_eq!(a, c);
+        assert_ne!(a, b);
+        assert_eq!(e.pending.frames.len(), 3);
+        assert_eq!(e.pending.stacks, vec![(0, vec![0, 1]), (1, vec![0, 2])]);
+    }
+}

@@ -1,0 +1,152 @@
+//! Session files: every capture as one self-contained DuckDB file.
+//!
+//! # Layout (schema version 1)
+//!
+//! SmartEncoding, after DeepFlow: fact tables hold integers, never tag
+//! strings. Each tag is an id into a dictionary table, so a tag costs its
+//! string once per session and a few bits per fact.
+//!
+//! | table | holds |
+//! |---|---|
+//! | `session` | one row: schema version, kind, dflow version, host, kernel, command line, start/end (Unix ns; end NULL after a crash), the doctor report (JSON) |
+//! | `counters` | per probe: events delivered and lost; source `store`: facts written and facts the writer dropped |
+//! | `processes` | id → pid, start time, comm, exe, cmdline, cgroup, container id, service id |
+//! | `services`, `endpoints`, `strings` | id → name |
+//! | `addresses` | id → `ip:port`, ip, port |
+//! | `frames` | id → function, module, kernel? |
+//! | `stacks` | (stack id, depth from the root, frame id) |
+//! | `labels` | (resource, resource id, key id, value id): custom labels, keys and values in `strings` |
+//! | `protocols`, `roles`, `statuses` | the enum numbers of `crate::event` → names |
+//! | `spans` | L7 calls: times, enum codes, code, ids of endpoint/process/addresses, sizes, session-local trace/span ids |
+//! | `flows` | per-connection L4 intervals |
+//! | `samples` | (interval, process, thread, on/off CPU, stack id, count, blocked ns) |
+//!
+//! The views `spans_v`, `flows_v`, `samples_v`, `stacks_v` and `labels_v`
+//! decode everything into human names; someone with the `duckdb` CLI or
+//! Python needs nothing else. `dflow query FILE` lists them with a line per
+//! column ([`schema::VIEWS`]).
+//!
+//! # Versions
+//!
+//! [`schema::SCHEMA_VERSION`] is stored in `session`. Readers accept every
+//! version up to their own and refuse newer files with a message to upgrade.
+//!
+//! # Durability
+//!
+//! The writer commits at least once a second. Each commit goes to DuckDB's
+//! write-ahead log next to the file (`FILE.wal`); after a `kill -9` the file
+//! and its log open with everything committed. A clean end checkpoints the
+//! log into the file.
+
+pub mod encode;
+pub mod path;
+pub mod reader;
+pub mod schema;
+pub mod writer;
+
+use std::path::PathBuf;
+
+pub use reader::{SessionInfo, SessionSet};
+pub use writer::{SessionMeta, SessionWriter, WriteSummary};
+
+/// What a session captured; decides the view `dflow replay` opens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SessionKind {
+    Trace,
+    Topo,
+    Profile,
+    Flow,
+}
+
+impl SessionKind {
+    pub const ALL: [SessionKind; 4] = [
+        SessionKind::Trace,
+        SessionKind::Topo,
+        SessionKind::Profile,
+        SessionKind::Flow,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Trace => "trace",
+            SessionKind::Topo => "topo",
+            SessionKind::Profile => "profile",
+            SessionKind::Flow => "flow",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<SessionKind> {
+        SessionKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+}
+
+impl std::fmt::Display for SessionKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Errors of the session store. Each names the file it concerns.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("{} does not exist", .0.display())]
+    Missing(PathBuf),
+    #[error("{} already exists; choose another --session path", .0.display())]
+    Exists(PathBuf),
+    #[error("{} is not a readable DuckDB file: {detail}", .path.display())]
+    NotDuckDb { path: PathBuf, detail: String },
+    #[error("{} is a DuckDB file but not a dflow session (no session table)", .0.display())]
+    NotSession(PathBuf),
+    #[error(
+        "{} was written by a newer dflow (schema version {found}; this dflow reads up to {supported})",
+        .path.display()
+    )]
+    NewerSchema {
+        path: PathBuf,
+        found: i32,
+        supported: i32,
+    },
+    #[error("{}", .path.display())]
+    Db {
+        path: PathBuf,
+        #[source]
+        source: duckdb::Error,
+    },
+    #[error("{}", .path.display())]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("query is read-only; it cannot run a statement that changes a session")]
+    ReadOnly(#[source] duckdb::Error),
+    #[error("query failed")]
+    Query(#[source] duckdb::Error),
+    #[error(
+        "cannot find a directory for sessions: set XDG_DATA_HOME or HOME, or pass --session PATH"
+    )]
+    NoHome,
+    #[error("cannot start the session writer thread")]
+    Thread(#[source] std::io::Error),
+    #[error("the session writer stopped after an error")]
+    WriterGone,
+    #[error("the session writer panicked")]
+    WriterPanicked,
+}
+
+impl StoreError {
+    pub fn hint(&self) -> Option<&'static str> {
+        match self {
+            StoreError::Missing(_) => Some("list sessions with `dflow sessions`"),
+            StoreError::NewerSchema { .. } => Some("upgrade dflow to read this file"),
+            StoreError::ReadOnly(_) => Some(
+                "copy the file and open the copy with the duckdb CLI to change it: cp FILE copy.duckdb && duckdb copy.duckdb",
+            ),
+            StoreError::Query(_) => {
+                Some("run `dflow query FILE` without SQL to list views and columns")
+            }
+            _ => None,
+        }
+    }
+}

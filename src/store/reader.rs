@@ -1,0 +1,525 @@
+//! Reading sessions: read-only SQL over one or many files, session
+//! metadata, and replay into the same domain events a live capture makes.
+//!
+//! Files are ATTACHed READ_ONLY to an in-memory database and external
+//! access is switched off and locked, so no statement a user types can
+//! change a session file or reach another one.
+
+use std::collections::HashMap;
+use std::io::Read as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use duckdb::Connection;
+use duckdb::types::Value;
+
+use super::schema::{self, SCHEMA_VERSION};
+use super::{SessionKind, StoreError};
+use crate::event::{Code, Flow, Frame, Process, ProcessRef, Protocol, Role, Sample, Span, Status};
+
+/// The views that several files union, with a leading `session` column.
+const UNION_VIEWS: [&str; 7] = [
+    "spans_v",
+    "flows_v",
+    "samples_v",
+    "stacks_v",
+    "labels_v",
+    "session",
+    "counters",
+];
+
+/// A query's result: column names and rows of DuckDB values.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Table {
+    pub columns: Vec<String>,
+    pub rows: Vec<Vec<Value>>,
+}
+
+/// One or more session files opened read-only.
+pub struct SessionSet {
+    conn: Connection,
+    files: Vec<(PathBuf, String)>,
+}
+
+impl std::fmt::Debug for SessionSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionSet")
+            .field("files", &self.files)
+            .finish_non_exhaustive()
+    }
+}
+
+fn quote_literal(s: &str) -> String {
+    format!("'{}'", s.replace('\'', "''"))
+}
+
+/// Whether `path` starts like a DuckDB file ("DUCK" at byte 8).
+fn has_duckdb_magic(path: &Path) -> Result<bool, StoreError> {
+    let io_err = |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut head = [0u8; 12];
+    let mut file = std::fs::File::open(path).map_err(io_err)?;
+    let mut filled = 0;
+    while filled < head.len() {
+        match file.read(&mut head[filled..]).map_err(io_err)? {
+            0 => break,
+            n => filled += n,
+        }
+    }
+    Ok(filled == head.len() && &head[8..12] == b"DUCK")
+}
+
+impl SessionSet {
+    /// Opens `paths` read-only; checks each is a dflow session this dflow
+    /// can read. With several files the views become unions with a
+    /// `session` column naming the file.
+    pub fn open(paths: &[PathBuf]) -> Result<SessionSet, StoreError> {
+        let config = duckdb::Config::default()
+            .with("autoinstall_known_extensions", "false")
+            .and_then(|c| c.with("autoload_known_extensions", "false"))
+            .map_err(StoreError::Query)?;
+        let conn = Connection::open_in_memory_with_flags(config).map_err(StoreError::Query)?;
+        let mut files = Vec::new();
+        for (i, path) in paths.iter().enumerate() {
+            if !path.is_file() {
+                return Err(StoreError::Missing(path.clone()));
+            }
+            if !has_duckdb_magic(path)? {
+                return Err(StoreError::NotDuckDb {
+                    path: path.clone(),
+                    detail: "no DuckDB header".to_owned(),
+                });
+            }
+            let alias = format!("s{i}");
+            let sql = format!(
+                "ATTACH {} AS {alias} (READ_ONLY)",
+                quote_literal(&path.to_string_lossy())
+            );
+            conn.execute_batch(&sql)
+                .map_err(|e| StoreError::NotDuckDb {
+                    path: path.clone(),
+                    detail: format!("DuckDB cannot open it: {e}"),
+                })?;
+            let version: i32 = conn
+                .query_row(
+                    &format!("SELECT max(schema_version) FROM {alias}.session"),
+                    [],
+                    |r| r.get(0),
+                )
+                .map_err(|_| StoreError::NotSession(path.clone()))?;
+            if version > SCHEMA_VERSION {
+                return Err(StoreError::NewerSchema {
+                    path: path.clone(),
+                    found: version,
+                    supported: SCHEMA_VERSION,
+                });
+            }
+            files.push((path.clone(), alias));
+        }
+        let db_err = |source| StoreError::Db {
+            path: paths[0].clone(),
+            source,
+        };
+        if files.len() > 1 {
+            for view in UNION_VIEWS {
+                let parts: Vec<String> = files
+                    .iter()
+                    .map(|(path, alias)| {
+                        let name = path.file_name().unwrap_or_default().to_string_lossy();
+                        format!(
+                            "SELECT {} AS session, * FROM {alias}.{view}",
+                            quote_literal(&name)
+                        )
+                    })
+                    .collect();
+                let sql = format!("CREATE TEMP VIEW {view} AS {}", parts.join(" UNION ALL "));
+                conn.execute_batch(&sql).map_err(db_err)?;
+            }
+        }
+        // Unqualified names resolve in the first file, which is read-only,
+        // so a CREATE TABLE or DELETE fails there instead of succeeding in
+        // the scratch in-memory database.
+        conn.execute_batch(
+            "USE s0; SET enable_external_access = false; SET lock_configuration = true;",
+        )
+        .map_err(db_err)?;
+        Ok(SessionSet { conn, files })
+    }
+
+    pub fn files(&self) -> impl Iterator<Item = &Path> {
+        self.files.iter().map(|(p, _)| p.as_path())
+    }
+
+    /// Runs one SQL statement. Statements that would change a file fail
+    /// with [`StoreError::ReadOnly`].
+    pub fn query(&self, sql: &str) -> Result<Table, StoreError> {
+        let classify = |e: duckdb::Error| {
+            let text = e.to_string();
+            if text.contains("read-only") || text.contains("read only") {
+                StoreError::ReadOnly(e)
+            } else {
+                StoreError::Query(e)
+            }
+        };
+        let mut stmt = self.conn.prepare(sql).map_err(classify)?;
+        let mut rows = stmt.query([]).map_err(classify)?;
+        let mut out = Vec::new();
+        let mut width = None;
+        while let Some(row) = rows.next().map_err(classify)? {
+            let n = *width.get_or_insert_with(|| row.as_ref().column_count());
+            let values = (0..n)
+                .map(|i| row.get::<_, Value>(i))
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(classify)?;
+            out.push(values);
+        }
+        drop(rows);
+        let columns = stmt.column_names();
+        Ok(Table { columns, rows: out })
+    }
+
+    /// Session metadata and counts of every file.
+    pub fn infos(&self) -> Result<Vec<SessionInfo>, StoreError> {
+        self.files
+            .iter()
+            .map(|(path, alias)| SessionInfo::read(&self.conn, path, alias))
+            .collect()
+    }
+
+    /// Replays the first file's facts as domain events, in time order.
+    pub fn replay(&self) -> Result<Replay, StoreError> {
+        let (path, alias) = &self.files[0];
+        Replay::read(&self.conn, path, alias)
+    }
+}
+
+/// What `dflow sessions` shows of a file.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct SessionInfo {
+    pub path: PathBuf,
+    pub kind: String,
+    pub schema_version: i32,
+    pub dflow_version: String,
+    pub host: String,
+    pub kernel: String,
+    pub command_line: String,
+    pub started_ns: i64,
+    /// None when the capture did not end cleanly.
+    pub ended_ns: Option<i64>,
+    /// Bytes of the file and its write-ahead log.
+    pub size_bytes: u64,
+    pub spans: u64,
+    pub flows: u64,
+    pub samples: u64,
+    /// Events lost by probes plus facts dropped by the writer.
+    pub lost: u64,
+    pub counters: Vec<Counter>,
+    #[serde(skip)]
+    pub doctor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Counter {
+    pub source: String,
+    pub delivered: u64,
+    pub lost: u64,
+}
+
+impl SessionInfo {
+    fn read(conn: &Connection, path: &Path, alias: &str) -> Result<SessionInfo, StoreError> {
+        let db_err = |source| StoreError::Db {
+            path: path.to_owned(),
+            source,
+        };
+        let sql = format!(
+            "SELECT kind, schema_version, dflow_version, host, kernel, command_line, started_ns, ended_ns, doctor,
+                    (SELECT count(*) FROM {alias}.spans), (SELECT count(*) FROM {alias}.flows),
+                    (SELECT count(*) FROM {alias}.samples)
+             FROM {alias}.session LIMIT 1"
+        );
+        let mut info = conn
+            .query_row(&sql, [], |r| {
+                Ok(SessionInfo {
+                    path: path.to_owned(),
+                    kind: r.get(0)?,
+                    schema_version: r.get(1)?,
+                    dflow_version: r.get(2)?,
+                    host: r.get(3)?,
+                    kernel: r.get(4)?,
+                    command_line: r.get(5)?,
+                    started_ns: r.get(6)?,
+                    ended_ns: r.get(7)?,
+                    doctor: r.get(8)?,
+                    spans: r.get(9)?,
+                    flows: r.get(10)?,
+                    samples: r.get(11)?,
+                    size_bytes: 0,
+                    lost: 0,
+                    counters: Vec::new(),
+                })
+            })
+            .map_err(db_err)?;
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT source, delivered, lost FROM {alias}.counters ORDER BY source"
+            ))
+            .map_err(db_err)?;
+        info.counters = stmt
+            .query_map([], |r| {
+                Ok(Counter {
+                    source: r.get(0)?,
+                    delivered: r.get(1)?,
+                    lost: r.get(2)?,
+                })
+            })
+            .map_err(db_err)?
+            .collect::<Result<_, _>>()
+            .map_err(db_err)?;
+        info.lost = info.counters.iter().map(|c| c.lost).sum();
+        let wal = PathBuf::from(format!("{}.wal", path.display()));
+        info.size_bytes = [path, wal.as_path()]
+            .iter()
+            .filter_map(|p| std::fs::metadata(p).ok())
+            .map(|m| m.len())
+            .sum();
+        Ok(info)
+    }
+
+    pub fn kind(&self) -> Option<SessionKind> {
+        SessionKind::from_name(&self.kind)
+    }
+}
+
+/// A session's facts decoded back into domain events, each kind in time
+/// order: what a live capture would have handed its pipelines.
+#[derive(Debug, Default, Clone, PartialEq)]
+pub struct Replay {
+    pub spans: Vec<Span>,
+    pub flows: Vec<Flow>,
+    pub samples: Vec<Sample>,
+}
+
+/// A stored value that does not decode (a file written by a buggy or
+/// hostile writer); reported instead of guessed.
+fn bad(what: &str) -> duckdb::Error {
+    duckdb::Error::InvalidParameterName(format!("session holds an invalid {what}"))
+}
+
+impl Replay {
+    fn read(conn: &Connection, path: &Path, alias: &str) -> Result<Replay, StoreError> {
+        let db_err = |source| StoreError::Db {
+            path: path.to_owned(),
+            source,
+        };
+        let dicts = Dicts::read(conn, alias).map_err(db_err)?;
+        let addr = |id: u32| {
+            dicts
+                .addresses
+                .get(&id)
+                .copied()
+                .ok_or_else(|| bad("address id"))
+        };
+        let process = |id: u32| {
+            dicts
+                .processes
+                .get(&id)
+                .cloned()
+                .ok_or_else(|| bad("process id"))
+        };
+
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT start_ns, duration_ns, protocol, role, status, code, code_text_id, endpoint_id,
+                        process_id, tid, local_id, remote_id, req_bytes, resp_bytes, trace_id, span_id,
+                        parent_span_id
+                 FROM {alias}.spans ORDER BY start_ns, span_id"
+            ))
+            .map_err(db_err)?;
+        let spans = stmt
+            .query_and_then([], |r| -> duckdb::Result<Span> {
+                let code = match (r.get::<_, Option<i32>>(5)?, r.get::<_, Option<u32>>(6)?) {
+                    (Some(n), _) => Some(Code::Num(n)),
+                    (None, Some(id)) => Some(Code::Text(
+                        dicts.strings.get(&id).cloned().ok_or_else(|| bad("code"))?,
+                    )),
+                    (None, None) => None,
+                };
+                let endpoint_id: u32 = r.get(7)?;
+                Ok(Span {
+                    start_ns: r.get(0)?,
+                    duration_ns: r.get(1)?,
+                    protocol: Protocol::from_code(r.get(2)?).ok_or_else(|| bad("protocol"))?,
+                    role: Role::from_code(r.get(3)?).ok_or_else(|| bad("role"))?,
+                    status: Status::from_code(r.get(4)?).ok_or_else(|| bad("status"))?,
+                    code,
+                    endpoint: dicts
+                        .endpoints
+                        .get(&endpoint_id)
+                        .cloned()
+                        .ok_or_else(|| bad("endpoint id"))?,
+                    process: process(r.get(8)?)?,
+                    tid: r.get(9)?,
+                    local: addr(r.get(10)?)?,
+                    remote: addr(r.get(11)?)?,
+                    req_bytes: r.get(12)?,
+                    resp_bytes: r.get(13)?,
+                    trace_id: r.get(14)?,
+                    span_id: r.get(15)?,
+                    parent_span_id: r.get(16)?,
+                })
+            })
+            .map_err(db_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err)?;
+
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT start_ns, end_ns, process_id, local_id, remote_id, bytes_sent, bytes_received,
+                        rtt_us, retransmits, resets, connect_ns, closed
+                 FROM {alias}.flows ORDER BY start_ns, process_id, local_id, remote_id"
+            ))
+            .map_err(db_err)?;
+        let flows = stmt
+            .query_and_then([], |r| -> duckdb::Result<Flow> {
+                Ok(Flow {
+                    start_ns: r.get(0)?,
+                    end_ns: r.get(1)?,
+                    process: process(r.get(2)?)?,
+                    local: addr(r.get(3)?)?,
+                    remote: addr(r.get(4)?)?,
+                    bytes_sent: r.get(5)?,
+                    bytes_received: r.get(6)?,
+                    rtt_us: r.get(7)?,
+                    retransmits: r.get(8)?,
+                    resets: r.get(9)?,
+                    connect_ns: r.get(10)?,
+                    closed: r.get(11)?,
+                })
+            })
+            .map_err(db_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err)?;
+
+        let mut stmt = conn
+            .prepare(&format!(
+                "SELECT ts_ns, process_id, tid, off_cpu, stack_id, count, blocked_ns
+                 FROM {alias}.samples ORDER BY ts_ns, process_id, tid, stack_id"
+            ))
+            .map_err(db_err)?;
+        let samples = stmt
+            .query_and_then([], |r| -> duckdb::Result<Sample> {
+                let stack_id: u32 = r.get(4)?;
+                Ok(Sample {
+                    ts_ns: r.get(0)?,
+                    process: process(r.get(1)?)?,
+                    tid: r.get(2)?,
+                    off_cpu: r.get(3)?,
+                    stack: dicts
+                        .stacks
+                        .get(&stack_id)
+                        .cloned()
+                        .ok_or_else(|| bad("stack id"))?,
+                    count: r.get(5)?,
+                    blocked_ns: r.get(6)?,
+                })
+            })
+            .map_err(db_err)?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(db_err)?;
+        Ok(Replay {
+            spans,
+            flows,
+            samples,
+        })
+    }
+}
+
+/// A session's dictionaries, decoded.
+struct Dicts {
+    strings: HashMap<u32, String>,
+    endpoints: HashMap<u32, String>,
+    addresses: HashMap<u32, SocketAddr>,
+    processes: HashMap<u32, ProcessRef>,
+    stacks: HashMap<u32, Arc<[Frame]>>,
+}
+
+impl Dicts {
+    fn read(conn: &Connection, alias: &str) -> duckdb::Result<Dicts> {
+        let pairs = |table: &str, column: &str| -> duckdb::Result<HashMap<u32, String>> {
+            let mut stmt = conn.prepare(&format!("SELECT id, {column} FROM {alias}.{table}"))?;
+            stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?
+                .collect()
+        };
+        let strings = pairs("strings", "value")?;
+        let endpoints = pairs("endpoints", "name")?;
+
+        let mut stmt = conn.prepare(&format!("SELECT id, addr FROM {alias}.addresses"))?;
+        let addresses = stmt
+            .query_and_then([], |r| -> duckdb::Result<(u32, SocketAddr)> {
+                let text: String = r.get(1)?;
+                Ok((r.get(0)?, text.parse().map_err(|_| bad("address"))?))
+            })?
+            .collect::<duckdb::Result<_>>()?;
+
+        let mut stmt = conn.prepare(&format!(
+            "SELECT p.id, p.pid, p.start_ns, p.comm, p.exe, p.cmdline, p.cgroup, p.container_id, s.name
+             FROM {alias}.processes p JOIN {alias}.services s ON s.id = p.service_id"
+        ))?;
+        let processes = stmt
+            .query_map([], |r| {
+                Ok((
+                    r.get(0)?,
+                    Arc::new(Process {
+                        pid: r.get(1)?,
+                        start_ns: r.get(2)?,
+                        comm: r.get(3)?,
+                        exe: r.get(4)?,
+                        cmdline: r.get(5)?,
+                        cgroup: r.get(6)?,
+                        container_id: r.get(7)?,
+                        service: r.get(8)?,
+                    }),
+                ))
+            })?
+            .collect::<duckdb::Result<_>>()?;
+
+        let mut stmt = conn.prepare(&format!(
+            "SELECT k.id, f.function, f.module, f.kernel
+             FROM {alias}.stacks k JOIN {alias}.frames f ON f.id = k.frame_id
+             ORDER BY k.id, k.depth"
+        ))?;
+        let mut stacks: HashMap<u32, Vec<Frame>> = HashMap::new();
+        let rows = stmt.query_map([], |r| {
+            Ok((
+                r.get::<_, u32>(0)?,
+                Frame {
+                    function: r.get(1)?,
+                    module: r.get(2)?,
+                    kernel: r.get(3)?,
+                },
+            ))
+        })?;
+        for row in rows {
+            let (id, frame) = row?;
+            stacks.entry(id).or_default().push(frame);
+        }
+        Ok(Dicts {
+            strings,
+            endpoints,
+            addresses,
+            processes,
+            stacks: stacks
+                .into_iter()
+                .map(|(id, f)| (id, Arc::from(f)))
+                .collect(),
+        })
+    }
+}
+
+/// Names of the views and tables `dflow query FILE` documents.
+pub fn documented() -> &'static [schema::ViewDoc] {
+    schema::VIEWS
+}

@@ -1,0 +1,603 @@
+//! The session writer: its own thread, a bounded channel, DuckDB appenders.
+//!
+//! Producers hand over owned batches with [`SessionWriter::spans`] (and
+//! `flows`, `samples`); that never blocks: when the channel is full the
+//! batch is dropped and counted, and the count is stored in `counters` as
+//! source `store`. The thread encodes batches into dictionary ids and
+//! columns and writes them at least once a second ([`FLUSH_INTERVAL`]) or
+//! when [`MAX_BUFFERED`] facts are waiting. Each flush commits, so after a
+//! `kill -9` the file opens with everything up to the last flush.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError, sync_channel};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use duckdb::arrow::array::{
+    ArrayRef, BooleanArray, Int32Array, Int64Array, UInt8Array, UInt32Array, UInt64Array,
+};
+use duckdb::arrow::record_batch::RecordBatch;
+use duckdb::{Connection, params};
+
+use super::encode::{Encoder, PendingDicts};
+use super::schema;
+use super::{SessionKind, StoreError};
+use crate::event::{Flow, Sample, Span};
+use crate::probe::ProbeCounters;
+
+/// Longest time a fact waits in memory before it is committed to the file.
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Facts buffered before an early flush, which bounds the writer's memory.
+pub const MAX_BUFFERED: usize = 256 * 1024;
+
+/// Batches queued between producers and the writer thread.
+const CHANNEL_BATCHES: usize = 1024;
+
+/// What the `session` row says about a capture.
+#[derive(Debug, Clone)]
+pub struct SessionMeta {
+    pub kind: SessionKind,
+    pub dflow_version: String,
+    pub host: String,
+    pub kernel: String,
+    pub command_line: String,
+    /// Unix epoch ns.
+    pub started_ns: i64,
+    /// The doctor report as JSON, when the capture has one.
+    pub doctor: Option<String>,
+}
+
+impl SessionMeta {
+    /// Metadata for a capture of `kind` starting now on this host.
+    pub fn now(kind: SessionKind) -> SessionMeta {
+        let read = |p: &str| {
+            std::fs::read_to_string(p)
+                .map(|s| s.trim().to_owned())
+                .unwrap_or_default()
+        };
+        SessionMeta {
+            kind,
+            dflow_version: crate::VERSION.to_owned(),
+            host: read("/proc/sys/kernel/hostname"),
+            kernel: read("/proc/sys/kernel/osrelease"),
+            command_line: std::env::args().collect::<Vec<_>>().join(" "),
+            started_ns: unix_ns_now(),
+            doctor: None,
+        }
+    }
+}
+
+pub fn unix_ns_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+enum Msg {
+    Spans(Vec<Span>),
+    Flows(Vec<Flow>),
+    Samples(Vec<Sample>),
+    Label {
+        resource: &'static str,
+        resource_id: u32,
+        key: String,
+        value: String,
+    },
+    Flush(SyncSender<()>),
+    Finish(Vec<(String, ProbeCounters)>),
+}
+
+#[derive(Debug, Default)]
+struct Shared {
+    /// Facts dropped because the channel was full.
+    dropped: AtomicU64,
+    /// Facts committed to the file.
+    written: AtomicU64,
+}
+
+/// What a finished session holds.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct WriteSummary {
+    pub path: PathBuf,
+    pub spans: u64,
+    pub flows: u64,
+    pub samples: u64,
+    /// Facts the writer could not keep up with.
+    pub dropped: u64,
+}
+
+pub struct SessionWriter {
+    path: PathBuf,
+    tx: SyncSender<Msg>,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<Result<WriteSummary, StoreError>>>,
+}
+
+impl std::fmt::Debug for SessionWriter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SessionWriter")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SessionWriter {
+    /// Creates the session file (mode 0600; it must not exist), its schema
+    /// and its `session` row, and starts the writer thread.
+    pub fn create(path: &Path, meta: SessionMeta) -> Result<SessionWriter, StoreError> {
+        if path.exists() {
+            return Err(StoreError::Exists(path.to_owned()));
+        }
+        let (tx, rx) = sync_channel(CHANNEL_BATCHES);
+        let (ready_tx, ready_rx) = sync_channel(1);
+        let shared = Arc::new(Shared::default());
+        let thread = std::thread::Builder::new()
+            .name("session-writer".into())
+            .spawn({
+                let path = path.to_owned();
+                let shared = Arc::clone(&shared);
+                move || {
+                    let _private = PrivateUmask::hold();
+                    let conn = match open_new(&path, &meta) {
+                        Ok(conn) => {
+                            let _ = ready_tx.send(Ok(()));
+                            conn
+                        }
+                        Err(e) => {
+                            let _ = ready_tx.send(Err(e));
+                            return Err(StoreError::WriterGone);
+                        }
+                    };
+                    run(conn, path, &rx, &shared)
+                }
+            })
+            .map_err(StoreError::Thread)?;
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(SessionWriter {
+                path: path.to_owned(),
+                tx,
+                shared,
+                thread: Some(thread),
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => Err(StoreError::WriterGone),
+        }
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn offer(&self, msg: Msg, n: usize) {
+        match self.tx.try_send(msg) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.shared.dropped.fetch_add(n as u64, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// Queues spans; never blocks (a full queue drops and counts them).
+    pub fn spans(&self, batch: Vec<Span>) {
+        let n = batch.len();
+        self.offer(Msg::Spans(batch), n);
+    }
+
+    /// Queues spans, waiting while the queue is full: for producers that
+    /// are not live probes (imports, benchmarks), which can afford to wait.
+    pub fn spans_wait(&self, batch: Vec<Span>) -> Result<(), StoreError> {
+        self.tx
+            .send(Msg::Spans(batch))
+            .map_err(|_| StoreError::WriterGone)
+    }
+
+    pub fn flows(&self, batch: Vec<Flow>) {
+        let n = batch.len();
+        self.offer(Msg::Flows(batch), n);
+    }
+
+    pub fn samples(&self, batch: Vec<Sample>) {
+        let n = batch.len();
+        self.offer(Msg::Samples(batch), n);
+    }
+
+    /// Attaches a custom label (`--tag key=value`) to a resource; the
+    /// session itself is resource `session` 0.
+    pub fn label(&self, resource: &'static str, resource_id: u32, key: &str, value: &str) {
+        self.offer(
+            Msg::Label {
+                resource,
+                resource_id,
+                key: key.to_owned(),
+                value: value.to_owned(),
+            },
+            0,
+        );
+    }
+
+    /// Facts dropped so far because the writer fell behind.
+    pub fn dropped(&self) -> u64 {
+        self.shared.dropped.load(Ordering::Relaxed)
+    }
+
+    /// Facts committed to the file so far.
+    pub fn written(&self) -> u64 {
+        self.shared.written.load(Ordering::Relaxed)
+    }
+
+    /// Waits until everything queued so far is committed.
+    pub fn flush(&self) -> Result<(), StoreError> {
+        let (ack_tx, ack_rx) = sync_channel(1);
+        self.tx
+            .send(Msg::Flush(ack_tx))
+            .map_err(|_| StoreError::WriterGone)?;
+        ack_rx.recv().map_err(|_| StoreError::WriterGone)
+    }
+
+    /// Writes what is queued, the probes' counters and the end time, and
+    /// closes the file.
+    pub fn finish(
+        mut self,
+        counters: Vec<(String, ProbeCounters)>,
+    ) -> Result<WriteSummary, StoreError> {
+        // A blocking send: the end of a session must not be dropped.
+        let sent = self.tx.send(Msg::Finish(counters));
+        let thread = self.thread.take().expect("finish runs once");
+        let result = thread.join().map_err(|_| StoreError::WriterPanicked)?;
+        sent.map_err(|_| StoreError::WriterGone)?;
+        result
+    }
+}
+
+impl Drop for SessionWriter {
+    fn drop(&mut self) {
+        // Dropped without finish (an error path): commit what is queued and
+        // close; the session's end stays NULL, as after a crash.
+        if let Some(thread) = self.thread.take() {
+            let (tx, _) = sync_channel(1);
+            drop(std::mem::replace(&mut self.tx, tx));
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Creates the file with mode 0600 and the schema.
+fn open_new(path: &Path, meta: &SessionMeta) -> Result<Connection, StoreError> {
+    let db_err = |source| StoreError::Db {
+        path: path.to_owned(),
+        source,
+    };
+    let config = duckdb::Config::default()
+        .threads(1)
+        .map_err(db_err)?
+        .with("autoinstall_known_extensions", "false")
+        .map_err(db_err)?
+        .with("autoload_known_extensions", "false")
+        .map_err(db_err)?;
+    let conn = Connection::open_with_flags(path, config).map_err(db_err)?;
+    set_private(path)?;
+    conn.execute_batch(schema::CREATE).map_err(db_err)?;
+    conn.execute_batch(&schema::enum_rows()).map_err(db_err)?;
+    conn.execute(
+        "INSERT INTO session VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+        params![
+            schema::SCHEMA_VERSION,
+            meta.kind.as_str(),
+            meta.dflow_version,
+            meta.host,
+            meta.kernel,
+            meta.command_line,
+            meta.started_ns,
+            meta.doctor,
+        ],
+    )
+    .map_err(db_err)?;
+    conn.execute_batch("CHECKPOINT").map_err(db_err)?;
+    Ok(conn)
+}
+
+/// Holds the process umask at 077 while any session writer is open, so the
+/// file and the write-ahead log DuckDB creates next to it (and recreates
+/// after checkpoints) are private from their first byte. The umask is
+/// process-wide: a file another thread creates meanwhile is private too,
+/// which errs on the safe side. The last guard restores the old mask.
+struct PrivateUmask;
+
+static UMASK: std::sync::Mutex<(usize, libc::mode_t)> = std::sync::Mutex::new((0, 0));
+
+impl PrivateUmask {
+    fn hold() -> PrivateUmask {
+        let mut state = UMASK.lock().unwrap_or_else(|e| e.into_inner());
+        if state.0 == 0 {
+            // SAFETY: umask cannot fail.
+            state.1 = unsafe { libc::umask(0o077) };
+        }
+        state.0 += 1;
+        PrivateUmask
+    }
+}
+
+impl Drop for PrivateUmask {
+    fn drop(&mut self) {
+        let mut state = UMASK.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 -= 1;
+        if state.0 == 0 {
+            // SAFETY: umask cannot fail.
+            unsafe { libc::umask(state.1) };
+        }
+    }
+}
+
+fn set_private(path: &Path) -> Result<(), StoreError> {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
+        StoreError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    })
+}
+
+struct Totals {
+    spans: u64,
+    flows: u64,
+    samples: u64,
+}
+
+fn run(
+    conn: Connection,
+    path: PathBuf,
+    rx: &Receiver<Msg>,
+    shared: &Shared,
+) -> Result<WriteSummary, StoreError> {
+    let db_err = |source| StoreError::Db {
+        path: path.clone(),
+        source,
+    };
+    let mut enc = Encoder::default();
+    let mut labels: Vec<(&'static str, u32, u32, u32)> = Vec::new();
+    let mut totals = Totals {
+        spans: 0,
+        flows: 0,
+        samples: 0,
+    };
+    let mut deadline = Instant::now() + FLUSH_INTERVAL;
+    let mut finish: Option<Vec<(String, ProbeCounters)>> = None;
+    loop {
+        let timeout = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(timeout) {
+            Ok(Msg::Spans(batch)) => batch.iter().for_each(|s| enc.span(s)),
+            Ok(Msg::Flows(batch)) => batch.iter().for_each(|f| enc.flow(f)),
+            Ok(Msg::Samples(batch)) => batch.iter().for_each(|s| enc.sample(s)),
+            Ok(Msg::Label {
+                resource,
+                resource_id,
+                key,
+                value,
+            }) => {
+                let (k, v) = (enc.string(&key), enc.string(&value));
+                labels.push((resource, resource_id, k, v));
+            }
+            Ok(Msg::Flush(ack)) => {
+                flush(&conn, &mut enc, &mut labels, &mut totals, shared).map_err(db_err)?;
+                deadline = Instant::now() + FLUSH_INTERVAL;
+                let _ = ack.send(());
+            }
+            Ok(Msg::Finish(counters)) => {
+                finish = Some(counters);
+                break;
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        if enc.buffered() >= MAX_BUFFERED || Instant::now() >= deadline {
+            flush(&conn, &mut enc, &mut labels, &mut totals, shared).map_err(db_err)?;
+            deadline = Instant::now() + FLUSH_INTERVAL;
+        }
+    }
+    flush(&conn, &mut enc, &mut labels, &mut totals, shared).map_err(db_err)?;
+    let dropped = shared.dropped.load(Ordering::Relaxed);
+    if let Some(counters) = finish {
+        let mut app = conn.appender("counters").map_err(db_err)?;
+        for (source, c) in &counters {
+            app.append_row(params![source, c.delivered, c.lost])
+                .map_err(db_err)?;
+        }
+        let stored = totals.spans + totals.flows + totals.samples;
+        app.append_row(params!["store", stored, dropped])
+            .map_err(db_err)?;
+        app.flush().map_err(db_err)?;
+        drop(app);
+        conn.execute("UPDATE session SET ended_ns = ?", params![unix_ns_now()])
+            .map_err(db_err)?;
+    }
+    conn.execute_batch("CHECKPOINT").map_err(db_err)?;
+    drop(conn);
+    Ok(WriteSummary {
+        path,
+        spans: totals.spans,
+        flows: totals.flows,
+        samples: totals.samples,
+        dropped,
+    })
+}
+
+/// Commits pending dictionary rows, then the buffered facts.
+fn flush(
+    conn: &Connection,
+    enc: &mut Encoder,
+    labels: &mut Vec<(&'static str, u32, u32, u32)>,
+    totals: &mut Totals,
+    shared: &Shared,
+) -> duckdb::Result<()> {
+    write_dicts(conn, &mut enc.pending)?;
+    if !labels.is_empty() {
+        let mut app = conn.appender("labels")?;
+        for (resource, id, key, value) in labels.drain(..) {
+            app.append_row(params![resource, id, key, value])?;
+        }
+        app.flush()?;
+    }
+    let spans = std::mem::take(&mut enc.spans);
+    let flows = std::mem::take(&mut enc.flows);
+    let samples = std::mem::take(&mut enc.samples);
+    let n = (
+        spans.start_ns.len() as u64,
+        flows.start_ns.len() as u64,
+        samples.ts_ns.len() as u64,
+    );
+    if n.0 > 0 {
+        append_batch(conn, "spans", span_batch(spans))?;
+    }
+    if n.1 > 0 {
+        append_batch(conn, "flows", flow_batch(flows))?;
+    }
+    if n.2 > 0 {
+        append_batch(conn, "samples", sample_batch(samples))?;
+    }
+    totals.spans += n.0;
+    totals.flows += n.1;
+    totals.samples += n.2;
+    shared.written.fetch_add(n.0 + n.1 + n.2, Ordering::Relaxed);
+    Ok(())
+}
+
+fn write_dicts(conn: &Connection, p: &mut PendingDicts) -> duckdb::Result<()> {
+    if p.is_empty() {
+        return Ok(());
+    }
+    if !p.strings.is_empty() {
+        let mut app = conn.appender("strings")?;
+        for (id, s) in p.strings.drain(..) {
+            app.append_row(params![id, s])?;
+        }
+        app.flush()?;
+    }
+    if !p.services.is_empty() {
+        let mut app = conn.appender("services")?;
+        for (id, s) in p.services.drain(..) {
+            app.append_row(params![id, s])?;
+        }
+        app.flush()?;
+    }
+    if !p.processes.is_empty() {
+        let mut app = conn.appender("processes")?;
+        for (id, proc, service) in p.processes.drain(..) {
+            app.append_row(params![
+                id,
+                proc.pid,
+                proc.start_ns,
+                proc.comm,
+                proc.exe,
+                proc.cmdline,
+                proc.cgroup,
+                proc.container_id,
+                service
+            ])?;
+        }
+        app.flush()?;
+    }
+    if !p.endpoints.is_empty() {
+        let mut app = conn.appender("endpoints")?;
+        for (id, s) in p.endpoints.drain(..) {
+            app.append_row(params![id, s])?;
+        }
+        app.flush()?;
+    }
+    if !p.addresses.is_empty() {
+        let mut app = conn.appender("addresses")?;
+        for (id, a) in p.addresses.drain(..) {
+            app.append_row(params![id, a.to_string(), a.ip().to_string(), a.port()])?;
+        }
+        app.flush()?;
+    }
+    if !p.frames.is_empty() {
+        let mut app = conn.appender("frames")?;
+        for (id, f) in p.frames.drain(..) {
+            app.append_row(params![id, f.function, f.module, f.kernel])?;
+        }
+        app.flush()?;
+    }
+    if !p.stacks.is_empty() {
+        let mut app = conn.appender("stacks")?;
+        for (id, frames) in p.stacks.drain(..) {
+            for (depth, frame) in frames.iter().enumerate() {
+                let depth = u16::try_from(depth).unwrap_or(u16::MAX);
+                app.append_row(params![id, depth, frame])?;
+            }
+        }
+        app.flush()?;
+    }
+    Ok(())
+}
+
+fn append_batch(conn: &Connection, table: &str, columns: Vec<ArrayRef>) -> duckdb::Result<()> {
+    let batch = RecordBatch::try_from_iter(
+        columns
+            .into_iter()
+            .enumerate()
+            .map(|(i, c)| (format!("c{i}"), c)),
+    )
+    .map_err(|e| duckdb::Error::ToSqlConversionFailure(Box::new(e)))?;
+    let mut app = conn.appender(table)?;
+    app.append_record_batch(batch)?;
+    app.flush()
+}
+
+fn span_batch(c: super::encode::SpanColumns) -> Vec<ArrayRef> {
+    vec![
+        Arc::new(Int64Array::from(c.start_ns)),
+        Arc::new(Int64Array::from(c.duration_ns)),
+        Arc::new(UInt8Array::from(c.protocol)),
+        Arc::new(UInt8Array::from(c.role)),
+        Arc::new(UInt8Array::from(c.status)),
+        Arc::new(Int32Array::from(c.code)),
+        Arc::new(UInt32Array::from(c.code_text_id)),
+        Arc::new(UInt32Array::from(c.endpoint_id)),
+        Arc::new(UInt32Array::from(c.process_id)),
+        Arc::new(UInt32Array::from(c.tid)),
+        Arc::new(UInt32Array::from(c.local_id)),
+        Arc::new(UInt32Array::from(c.remote_id)),
+        Arc::new(UInt32Array::from(c.req_bytes)),
+        Arc::new(UInt32Array::from(c.resp_bytes)),
+        Arc::new(UInt64Array::from(c.trace_id)),
+        Arc::new(UInt64Array::from(c.span_id)),
+        Arc::new(UInt64Array::from(c.parent_span_id)),
+    ]
+}
+
+fn flow_batch(c: super::encode::FlowColumns) -> Vec<ArrayRef> {
+    vec![
+        Arc::new(Int64Array::from(c.start_ns)),
+        Arc::new(Int64Array::from(c.end_ns)),
+        Arc::new(UInt32Array::from(c.process_id)),
+        Arc::new(UInt32Array::from(c.local_id)),
+        Arc::new(UInt32Array::from(c.remote_id)),
+        Arc::new(UInt64Array::from(c.bytes_sent)),
+        Arc::new(UInt64Array::from(c.bytes_received)),
+        Arc::new(UInt32Array::from(c.rtt_us)),
+        Arc::new(UInt32Array::from(c.retransmits)),
+        Arc::new(UInt32Array::from(c.resets)),
+        Arc::new(Int64Array::from(c.connect_ns)),
+        Arc::new(BooleanArray::from(c.closed)),
+    ]
+}
+
+fn sample_batch(c: super::encode::SampleColumns) -> Vec<ArrayRef> {
+    vec![
+        Arc::new(Int64Array::from(c.ts_ns)),
+        Arc::new(UInt32Array::from(c.process_id)),
+        Arc::new(UInt32Array::from(c.tid)),
+        Arc::new(BooleanArray::from(c.off_cpu)),
+        Arc::new(UInt32Array::from(c.stack_id)),
+        Arc::new(UInt64Array::from(c.count)),
+        Arc::new(UInt64Array::from(c.blocked_ns)),
+    ]
+}
