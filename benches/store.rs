@@ -384,5 +384,9 @@ fn main() {
             t.as_secs_f64() * 1e3
         );
     }
-    let _ = std::fs::remove_dir_all(&dir);
+    if std::env::var_os("DFLOW_BENCH_KEEP").is_some() {
+        eprintln!("kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

@@ -32,8 +32,10 @@ pub fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     let mut cause = err.source();
     while let Some(inner) = cause {
         let piece = inner.to_string();
-        // Some errors repeat their source in their own message.
-        if !text.contains(&piece) {
+        // Some errors repeat their source in their own message; DuckDB's
+        // carry a generic code ("Error code 1: Unknown error code") that
+        // says nothing.
+        if !text.contains(&piece) && !piece.ends_with("Unknown error code") {
             text.push_str(": ");
             text.push_str(&piece);
         }

@@ -154,8 +154,21 @@ impl SessionSet {
     }
 
     /// Runs one SQL statement. Statements that would change a file fail
-    /// with [`StoreError::ReadOnly`].
+    /// with [`StoreError::ReadOnly`]. A result with a column type the
+    /// DuckDB bindings cannot decode (VARIANT, say) is retried with every
+    /// column cast to text.
     pub fn query(&self, sql: &str) -> Result<Table, StoreError> {
+        match self.query_values(sql) {
+            Err(StoreError::Query(e)) if e.to_string().contains("Conversion error") => {
+                let body = sql.trim().trim_end_matches(';');
+                self.query_values(&format!("SELECT CAST(COLUMNS(*) AS VARCHAR) FROM ({body})"))
+                    .map_err(|_| StoreError::Query(e))
+            }
+            other => other,
+        }
+    }
+
+    fn query_values(&self, sql: &str) -> Result<Table, StoreError> {
         let classify = |e: duckdb::Error| {
             let text = e.to_string();
             if text.contains("read-only") || text.contains("read only") {
