@@ -47,9 +47,22 @@ pub fn classify(err: &anyhow::Error) -> (u8, Option<String>) {
     (FAILURE, None)
 }
 
+/// Whether the error is stdout closing early (`dflow ... | head`), which
+/// is how a pipeline says "enough", not a failure.
+fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    err.chain().any(|cause| {
+        cause
+            .downcast_ref::<std::io::Error>()
+            .is_some_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe)
+    })
+}
+
 /// Prints `dflow: <message>` and, when there is one, `hint: <hint>` to
-/// stderr, and returns the exit code.
+/// stderr, and returns the exit code. A broken pipe ends quietly with 0.
 pub fn report(err: &anyhow::Error) -> ExitCode {
+    if is_broken_pipe(err) {
+        return ExitCode::SUCCESS;
+    }
     let (code, hint) = classify(err);
     let root: &(dyn std::error::Error + 'static) = err.as_ref();
     eprintln!("dflow: {}", crate::error_chain(root));

@@ -573,3 +573,25 @@ fn sigterm_flushes_and_loses_nothing() {
     let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode, 0o600);
 }
+
+#[test]
+fn a_closed_pipe_ends_replay_quietly() {
+    let dir = common::TempDir::new("pipe");
+    let path = dir.0.join("s.duckdb");
+    write_session(&path, 3000);
+    let mut child = Command::new(common::dflow_bin())
+        .args(["replay", path.to_str().unwrap()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Read one line, then close the pipe, as `dflow replay | head -1` does.
+    let mut first = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.contains("ms"), "{first}");
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{:?}", out.status);
+    assert_eq!(stderr(&out), "", "a closed pipe is not an error");
+}

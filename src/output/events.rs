@@ -7,7 +7,7 @@ use std::io::{self, Write};
 use serde::Serialize;
 
 use crate::event::{Code, Flow, Protocol, Role, Sample, Span, Status};
-use crate::output::table::unix_ns;
+use crate::output::table::unix_ns_millis as unix_ns;
 
 fn hex(id: u64) -> String {
     format!("{id:016x}")

@@ -322,6 +322,17 @@ pub fn unix_ns(ns: i64) -> String {
     }
 }
 
+/// A Unix ns time in UTC to the millisecond, for event lines.
+pub fn unix_ns_millis(ns: i64) -> String {
+    match u64::try_from(ns) {
+        Ok(ns) => {
+            humantime::format_rfc3339_millis(SystemTime::UNIX_EPOCH + Duration::from_nanos(ns))
+                .to_string()
+        }
+        Err(_) => "-".to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
