@@ -283,7 +283,7 @@ fn open_new(path: &Path, meta: &SessionMeta) -> Result<Connection, StoreError> {
         .map_err(db_err)?;
     let conn = Connection::open_with_flags(path, config).map_err(db_err)?;
     set_private(path)?;
-    conn.execute_batch(schema::CREATE).map_err(db_err)?;
+    conn.execute_batch(&schema::create_sql()).map_err(db_err)?;
     conn.execute_batch(&schema::enum_rows()).map_err(db_err)?;
     conn.execute(
         "INSERT INTO session VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
