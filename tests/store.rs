@@ -549,6 +549,13 @@ fn sigterm_flushes_and_loses_nothing() {
     lines
         .find(|l| l.contains("FLUSHED"))
         .expect("the child flushed");
+    // While the capture runs, the file is locked: query says so and how to cope.
+    let busy = common::dflow(&["query", path.to_str().unwrap(), "SELECT 1"]);
+    assert_eq!(busy.status.code(), Some(1));
+    let err = stderr(&busy);
+    assert!(err.contains("being written by a running capture"), "{err}");
+    assert!(err.contains(&format!("pid {}", child.id())), "{err}");
+    assert!(err.contains("hint: "), "{err}");
     std::thread::sleep(Duration::from_millis(500));
     // SAFETY: kill with a pid we own and a valid signal.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);

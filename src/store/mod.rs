@@ -96,6 +96,8 @@ pub enum StoreError {
     Exists(PathBuf),
     #[error("{} is not a readable DuckDB file: {detail}", .path.display())]
     NotDuckDb { path: PathBuf, detail: String },
+    #[error("{} is being written by a running capture ({detail})", .path.display())]
+    Locked { path: PathBuf, detail: String },
     #[error("{} is a DuckDB file but not a dflow session (no session table)", .0.display())]
     NotSession(PathBuf),
     #[error(
@@ -139,6 +141,9 @@ impl StoreError {
     pub fn hint(&self) -> Option<&'static str> {
         match self {
             StoreError::Missing(_) => Some("list sessions with `dflow sessions`"),
+            StoreError::Locked { .. } => Some(
+                "query it when the capture ends, or query a copy now (it holds what was checkpointed): cp FILE /tmp/copy.duckdb",
+            ),
             StoreError::NewerSchema { .. } => Some("upgrade dflow to read this file"),
             StoreError::ReadOnly(_) => Some(
                 "copy the file and open the copy with the duckdb CLI to change it: cp FILE copy.duckdb && duckdb copy.duckdb",

@@ -72,6 +72,30 @@ fn has_duckdb_magic(path: &Path) -> Result<bool, StoreError> {
     Ok(filled == head.len() && &head[8..12] == b"DUCK")
 }
 
+/// Why a file could not be attached: locked by a running capture, or not
+/// something DuckDB can read.
+fn attach_error(path: &Path, e: &duckdb::Error) -> StoreError {
+    let text = e.to_string();
+    if !text.contains("Conflicting lock") {
+        return StoreError::NotDuckDb {
+            path: path.to_owned(),
+            detail: format!("DuckDB cannot open it: {text}"),
+        };
+    }
+    // DuckDB says "Conflicting lock is held in PROGRAM (PID N)".
+    let detail = text
+        .rsplit_once("(PID ")
+        .and_then(|(_, rest)| rest.split(')').next())
+        .map_or_else(
+            || "the file is locked".to_owned(),
+            |pid| format!("pid {pid}"),
+        );
+    StoreError::Locked {
+        path: path.to_owned(),
+        detail,
+    }
+}
+
 impl SessionSet {
     /// Opens `paths` read-only; checks each is a dflow session this dflow
     /// can read. With several files the views become unions with a
@@ -99,10 +123,7 @@ impl SessionSet {
                 quote_literal(&path.to_string_lossy())
             );
             conn.execute_batch(&sql)
-                .map_err(|e| StoreError::NotDuckDb {
-                    path: path.clone(),
-                    detail: format!("DuckDB cannot open it: {e}"),
-                })?;
+                .map_err(|e| attach_error(path, &e))?;
             let version: i32 = conn
                 .query_row(
                     &format!("SELECT max(schema_version) FROM {alias}.session"),
