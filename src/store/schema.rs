@@ -21,7 +21,8 @@ CREATE TABLE session (
     command_line VARCHAR NOT NULL,
     started_ns BIGINT NOT NULL,
     ended_ns BIGINT,
-    doctor VARCHAR
+    doctor VARCHAR,
+    rolled_up_ns BIGINT
 );
 CREATE TABLE counters (source VARCHAR NOT NULL, delivered UBIGINT NOT NULL, lost UBIGINT NOT NULL);
 
@@ -37,6 +38,13 @@ CREATE TABLE addresses (id UINTEGER NOT NULL, addr VARCHAR NOT NULL, ip VARCHAR 
 CREATE TABLE frames (id UINTEGER NOT NULL, function VARCHAR NOT NULL, module VARCHAR NOT NULL, kernel BOOLEAN NOT NULL);
 CREATE TABLE stacks (id UINTEGER NOT NULL, depth USMALLINT NOT NULL, frame_id UINTEGER NOT NULL);
 CREATE TABLE labels (resource VARCHAR NOT NULL, resource_id UINTEGER NOT NULL, key_id UINTEGER NOT NULL, value_id UINTEGER NOT NULL);
+
+-- Calls, errors and exact latency percentiles per endpoint (AutoMetrics),
+-- computed when a session ends for every span up to session.rolled_up_ns.
+CREATE TABLE endpoint_stats (
+    endpoint_id UINTEGER NOT NULL, calls UBIGINT NOT NULL, errors UBIGINT NOT NULL,
+    p50_ns DOUBLE NOT NULL, p90_ns DOUBLE NOT NULL, p99_ns DOUBLE NOT NULL, max_ns BIGINT NOT NULL
+);
 
 CREATE TABLE protocols (id UTINYINT NOT NULL, name VARCHAR NOT NULL);
 CREATE TABLE roles (id UTINYINT NOT NULL, name VARCHAR NOT NULL);
@@ -121,6 +129,13 @@ SELECT
     f.connect_ns,
     f.closed
 FROM flows f, dicts d;
+
+-- Computed from spans while a session is written (and in one that never
+-- ended); a clean end replaces it with ENDPOINTS_STORED.
+CREATE VIEW endpoints_v AS
+SELECT {endpoints_v_columns}
+FROM (SELECT {endpoint_stats_columns} FROM spans GROUP BY endpoint_id) x
+JOIN endpoints e ON e.id = x.endpoint_id;
 
 CREATE VIEW stacks_v AS
 SELECT k.id AS stack_id,
@@ -249,6 +264,20 @@ pub const VIEWS: &[ViewDoc] = &[
         ],
     },
     ViewDoc {
+        name: "endpoints_v",
+        about: "per endpoint over the session: calls, errors, exact latency percentiles",
+        columns: &[
+            ("endpoint", "the endpoint, as in spans_v"),
+            ("calls", "spans of this endpoint"),
+            ("errors", "spans whose status is not ok"),
+            ("error_pct", "errors as a percentage of calls"),
+            ("p50_ms", "median latency, ms"),
+            ("p90_ms", "90th percentile latency, ms"),
+            ("p99_ms", "99th percentile latency, ms"),
+            ("max_ms", "slowest call, ms"),
+        ],
+    },
+    ViewDoc {
         name: "stacks_v",
         about: "each distinct stack once, folded",
         columns: &[
@@ -289,6 +318,10 @@ pub const VIEWS: &[ViewDoc] = &[
                 "doctor",
                 "the host's `dflow doctor --json` report at capture time",
             ),
+            (
+                "rolled_up_ns",
+                "spans up to this start time are in endpoint_stats; NULL: none yet",
+            ),
         ],
     },
     ViewDoc {
@@ -304,6 +337,31 @@ pub const VIEWS: &[ViewDoc] = &[
         ],
     },
 ];
+
+/// Per-endpoint statistics over `spans`, as `endpoint_stats` holds them.
+const ENDPOINT_STATS_COLUMNS: &str = "endpoint_id, count(*) AS calls,
+    count(*) FILTER (WHERE status <> 0) AS errors,
+    quantile_cont(duration_ns, 0.5) AS p50_ns, quantile_cont(duration_ns, 0.9) AS p90_ns,
+    quantile_cont(duration_ns, 0.99) AS p99_ns, max(duration_ns) AS max_ns";
+
+/// `endpoints_v`'s columns over `x`, a relation with `endpoint_stats`' layout.
+const ENDPOINTS_V_COLUMNS: &str = "e.name AS endpoint,
+    x.calls, x.errors, round(100.0 * x.errors / x.calls, 2) AS error_pct,
+    round(x.p50_ns / 1e6, 3) AS p50_ms, round(x.p90_ns / 1e6, 3) AS p90_ms,
+    round(x.p99_ns / 1e6, 3) AS p99_ms, round(x.max_ns / 1e6, 3) AS max_ms";
+
+/// Computes `endpoint_stats` over every span, moves the watermark, and
+/// points `endpoints_v` at the result; run when a session ends, so the view
+/// answers from a few thousand rows instead of every span.
+pub fn rollup_sql() -> String {
+    format!(
+        "DELETE FROM endpoint_stats;
+         INSERT INTO endpoint_stats SELECT {ENDPOINT_STATS_COLUMNS} FROM spans GROUP BY endpoint_id;
+         UPDATE session SET rolled_up_ns = (SELECT max(start_ns) FROM spans);
+         CREATE OR REPLACE VIEW endpoints_v AS
+         SELECT {ENDPOINTS_V_COLUMNS} FROM endpoint_stats x JOIN endpoints e ON e.id = x.endpoint_id;"
+    )
+}
 
 /// The DDL of a new session file, with the stored enums' names spelled out
 /// in the views (a CASE costs less per row than a join).
@@ -323,6 +381,8 @@ pub fn create_sql() -> String {
     let roles: Vec<(u8, &str)> = Role::ALL.iter().map(|p| (p.code(), p.as_str())).collect();
     let statuses: Vec<(u8, &str)> = Status::ALL.iter().map(|p| (p.code(), p.as_str())).collect();
     CREATE
+        .replace("{endpoint_stats_columns}", ENDPOINT_STATS_COLUMNS)
+        .replace("{endpoints_v_columns}", ENDPOINTS_V_COLUMNS)
         .replace("{protocol_case}", &case("s.protocol", &protocols))
         .replace("{role_case}", &case("s.role", &roles))
         .replace("{status_case}", &case("s.status", &statuses))

@@ -286,7 +286,7 @@ fn open_new(path: &Path, meta: &SessionMeta) -> Result<Connection, StoreError> {
     conn.execute_batch(&schema::create_sql()).map_err(db_err)?;
     conn.execute_batch(&schema::enum_rows()).map_err(db_err)?;
     conn.execute(
-        "INSERT INTO session VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+        "INSERT INTO session VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL)",
         params![
             schema::SCHEMA_VERSION,
             meta.kind.as_str(),
@@ -404,6 +404,7 @@ fn run(
     }
     flush(&conn, &mut enc, &mut labels, &mut totals, shared).map_err(db_err)?;
     let dropped = shared.dropped.load(Ordering::Relaxed);
+    let finished = finish.is_some();
     if let Some(counters) = finish {
         let mut app = conn.appender("counters").map_err(db_err)?;
         for (source, c) in &counters {
@@ -415,11 +416,27 @@ fn run(
             .map_err(db_err)?;
         app.flush().map_err(db_err)?;
         drop(app);
+        conn.execute_batch(&schema::rollup_sql()).map_err(db_err)?;
         conn.execute("UPDATE session SET ended_ns = ?", params![unix_ns_now()])
             .map_err(db_err)?;
     }
     conn.execute_batch("CHECKPOINT").map_err(db_err)?;
+    let free_blocks: i64 = conn
+        .query_row(
+            "SELECT free_blocks FROM pragma_database_size() WHERE database_name = current_database()",
+            [],
+            |r| r.get(0),
+        )
+        .map_err(db_err)?;
     drop(conn);
+    if finished && free_blocks > 0 {
+        // Checkpoints during the capture rewrite the table's last row group
+        // and leave the old blocks free; a clean end rewrites the file
+        // without them. On failure the uncompacted file stays, complete.
+        if let Err(e) = compact(&path) {
+            eprintln!("dflow: note: could not compact {}: {e}", path.display());
+        }
+    }
     Ok(WriteSummary {
         path,
         spans: totals.spans,
@@ -427,6 +444,29 @@ fn run(
         samples: totals.samples,
         dropped,
     })
+}
+
+/// Rewrites the session file into a fresh one (no free blocks) and renames
+/// it over the original.
+fn compact(path: &Path) -> Result<(), duckdb::Error> {
+    let tmp = PathBuf::from(format!("{}.compact", path.display()));
+    let _ = std::fs::remove_file(&tmp);
+    let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "''"));
+    let conn = Connection::open_in_memory_with_flags(duckdb::Config::default().threads(1)?)?;
+    let copied = conn.execute_batch(&format!(
+        "ATTACH {} AS src (READ_ONLY); ATTACH {} AS dst;
+         COPY FROM DATABASE src TO dst; DETACH src; DETACH dst;",
+        quote(path),
+        quote(&tmp)
+    ));
+    drop(conn);
+    let renamed = copied.and_then(|()| {
+        std::fs::rename(&tmp, path).map_err(|e| duckdb::Error::ToSqlConversionFailure(Box::new(e)))
+    });
+    if renamed.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    renamed
 }
 
 /// Commits pending dictionary rows, then the buffered facts.
@@ -551,7 +591,36 @@ fn append_batch(conn: &Connection, table: &str, columns: Vec<ArrayRef>) -> duckd
     app.flush()
 }
 
+/// `v` reordered by `order` (indices into `v`).
+fn permute<T: Copy>(v: Vec<T>, order: &[usize]) -> Vec<T> {
+    order.iter().map(|&i| v[i]).collect()
+}
+
+/// Span columns in start order: time-sorted columns delta-compress, and
+/// spans reach the writer in end order.
 fn span_batch(c: super::encode::SpanColumns) -> Vec<ArrayRef> {
+    let mut order: Vec<usize> = (0..c.start_ns.len()).collect();
+    order.sort_by_key(|&i| (c.start_ns[i], c.span_id[i]));
+    let o = order.as_slice();
+    let c = super::encode::SpanColumns {
+        start_ns: permute(c.start_ns, o),
+        duration_ns: permute(c.duration_ns, o),
+        protocol: permute(c.protocol, o),
+        role: permute(c.role, o),
+        status: permute(c.status, o),
+        code: permute(c.code, o),
+        code_text_id: permute(c.code_text_id, o),
+        endpoint_id: permute(c.endpoint_id, o),
+        process_id: permute(c.process_id, o),
+        tid: permute(c.tid, o),
+        local_id: permute(c.local_id, o),
+        remote_id: permute(c.remote_id, o),
+        req_bytes: permute(c.req_bytes, o),
+        resp_bytes: permute(c.resp_bytes, o),
+        trace_id: permute(c.trace_id, o),
+        span_id: permute(c.span_id, o),
+        parent_span_id: permute(c.parent_span_id, o),
+    };
     vec![
         Arc::new(Int64Array::from(c.start_ns)),
         Arc::new(Int64Array::from(c.duration_ns)),
