@@ -20,9 +20,11 @@
 //! | `spans` | L7 calls: times, enum codes, code, ids of endpoint/process/addresses, sizes, session-local trace/span ids |
 //! | `flows` | per-connection L4 intervals |
 //! | `samples` | (interval, process, thread, on/off CPU, stack id, count, blocked ns) |
+//! | `endpoint_stats` | per endpoint: calls, errors, exact p50/p90/p99/max ns; written at a clean end for spans up to `session.rolled_up_ns` |
 //!
-//! The views `spans_v`, `flows_v`, `samples_v`, `stacks_v` and `labels_v`
-//! decode everything into human names; someone with the `duckdb` CLI or
+//! The views `spans_v`, `flows_v`, `samples_v`, `endpoints_v`, `stacks_v`
+//! and `labels_v` decode everything into human names (by list lookups in the
+//! `dicts` view, not joins, so unused columns cost nothing); someone with the `duckdb` CLI or
 //! Python needs nothing else. `dflow query FILE` lists them with a line per
 //! column ([`schema::VIEWS`]).
 //!
@@ -35,8 +37,9 @@
 //!
 //! The writer commits at least once a second. Each commit goes to DuckDB's
 //! write-ahead log next to the file (`FILE.wal`); after a `kill -9` the file
-//! and its log open with everything committed. A clean end checkpoints the
-//! log into the file.
+//! and its log open with everything committed. A clean end computes
+//! `endpoint_stats`, checkpoints the log into the file, and rewrites the file
+//! without the free blocks that checkpoints during the capture left.
 
 pub mod encode;
 pub mod path;
