@@ -91,9 +91,13 @@ pub struct SpanColumns {
     pub remote_id: Vec<u32>,
     pub req_bytes: Vec<u32>,
     pub resp_bytes: Vec<u32>,
-    pub trace_id: Vec<u64>,
+    /// `span_id - trace_id`: spans of a trace sit close together in the
+    /// session's sequence, so the offset takes a few bits where the id
+    /// takes many.
+    pub trace_offset: Vec<i64>,
     pub span_id: Vec<u64>,
-    pub parent_span_id: Vec<Option<u64>>,
+    /// `span_id - parent_span_id`, likewise.
+    pub parent_offset: Vec<Option<i64>>,
 }
 
 #[derive(Debug, Default)]
@@ -121,6 +125,16 @@ pub struct SampleColumns {
     pub stack_id: Vec<u32>,
     pub count: Vec<u64>,
     pub blocked_ns: Vec<u64>,
+}
+
+/// How far `id` is behind `span_id` (negative: ahead), as stored.
+pub fn id_offset(span_id: u64, id: u64) -> i64 {
+    span_id.wrapping_sub(id) as i64
+}
+
+/// The id `offset` away from `span_id`: the inverse of [`id_offset`].
+pub fn id_from_offset(span_id: u64, offset: i64) -> u64 {
+    span_id.wrapping_sub(offset as u64)
 }
 
 /// The writer thread's encoding state.
@@ -229,9 +243,10 @@ impl Encoder {
         c.remote_id.push(remote_id);
         c.req_bytes.push(s.req_bytes);
         c.resp_bytes.push(s.resp_bytes);
-        c.trace_id.push(s.trace_id);
+        c.trace_offset.push(id_offset(s.span_id, s.trace_id));
         c.span_id.push(s.span_id);
-        c.parent_span_id.push(s.parent_span_id);
+        c.parent_offset
+            .push(s.parent_span_id.map(|p| id_offset(s.span_id, p)));
     }
 
     pub fn flow(&mut self, f: &Flow) {
@@ -278,6 +293,15 @@ mod tests {
         assert_eq!(d.id("b"), (1, true));
         assert_eq!(d.id("a"), (0, false));
         assert_eq!(d.len(), 2);
+    }
+
+    #[test]
+    fn id_offsets_round_trip() {
+        for (span, id) in [(10, 7), (7, 10), (0, u64::MAX), (u64::MAX, 0), (5, 5)] {
+            assert_eq!(id_from_offset(span, id_offset(span, id)), id);
+        }
+        assert_eq!(id_offset(10, 7), 3);
+        assert_eq!(id_offset(7, 10), -3);
     }
 
     #[test]

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use duckdb::Connection;
 use duckdb::types::Value;
 
+use super::encode::id_from_offset;
 use super::schema::{self, SCHEMA_VERSION};
 use super::{SessionKind, StoreError};
 use crate::event::{Code, Flow, Frame, Process, ProcessRef, Protocol, Role, Sample, Span, Status};
@@ -367,8 +368,8 @@ impl Replay {
         let mut stmt = conn
             .prepare(&format!(
                 "SELECT start_ns, duration_ns, protocol, role, status, code, code_text_id, endpoint_id,
-                        process_id, tid, local_id, remote_id, req_bytes, resp_bytes, trace_id, span_id,
-                        parent_span_id
+                        process_id, tid, local_id, remote_id, req_bytes, resp_bytes, trace_offset, span_id,
+                        parent_offset
                  FROM {alias}.spans ORDER BY start_ns, span_id"
             ))
             .map_err(db_err)?;
@@ -382,6 +383,7 @@ impl Replay {
                     (None, None) => None,
                 };
                 let endpoint_id: u32 = r.get(7)?;
+                let span_id: u64 = r.get(15)?;
                 Ok(Span {
                     start_ns: r.get(0)?,
                     duration_ns: r.get(1)?,
@@ -400,9 +402,11 @@ impl Replay {
                     remote: addr(r.get(11)?)?,
                     req_bytes: r.get(12)?,
                     resp_bytes: r.get(13)?,
-                    trace_id: r.get(14)?,
-                    span_id: r.get(15)?,
-                    parent_span_id: r.get(16)?,
+                    trace_id: id_from_offset(span_id, r.get(14)?),
+                    span_id,
+                    parent_span_id: r
+                        .get::<_, Option<i64>>(16)?
+                        .map(|offset| id_from_offset(span_id, offset)),
                 })
             })
             .map_err(db_err)?

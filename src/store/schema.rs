@@ -57,7 +57,7 @@ CREATE TABLE spans (
     endpoint_id UINTEGER NOT NULL, process_id UINTEGER NOT NULL, tid UINTEGER NOT NULL,
     local_id UINTEGER NOT NULL, remote_id UINTEGER NOT NULL,
     req_bytes UINTEGER NOT NULL, resp_bytes UINTEGER NOT NULL,
-    trace_id UBIGINT NOT NULL, span_id UBIGINT NOT NULL, parent_span_id UBIGINT
+    trace_offset BIGINT NOT NULL, span_id UBIGINT NOT NULL, parent_offset BIGINT
 );
 CREATE TABLE flows (
     start_ns BIGINT NOT NULL, end_ns BIGINT NOT NULL,
@@ -105,9 +105,10 @@ SELECT
     d.procs[s.process_id + 1].container_id AS container_id,
     d.addrs[s.local_id + 1] AS local,
     d.addrs[s.remote_id + 1] AS remote,
-    printf('%016x', s.trace_id) AS trace_id,
+    printf('%016x', CAST(s.span_id::HUGEINT - s.trace_offset AS UBIGINT)) AS trace_id,
     printf('%016x', s.span_id) AS span_id,
-    CASE WHEN s.parent_span_id IS NULL THEN NULL ELSE printf('%016x', s.parent_span_id) END AS parent_span_id
+    CASE WHEN s.parent_offset IS NULL THEN NULL
+         ELSE printf('%016x', CAST(s.span_id::HUGEINT - s.parent_offset AS UBIGINT)) END AS parent_span_id
 FROM spans s, dicts d;
 
 CREATE VIEW flows_v AS

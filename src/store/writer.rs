@@ -617,9 +617,9 @@ fn span_batch(c: super::encode::SpanColumns) -> Vec<ArrayRef> {
         remote_id: permute(c.remote_id, o),
         req_bytes: permute(c.req_bytes, o),
         resp_bytes: permute(c.resp_bytes, o),
-        trace_id: permute(c.trace_id, o),
+        trace_offset: permute(c.trace_offset, o),
         span_id: permute(c.span_id, o),
-        parent_span_id: permute(c.parent_span_id, o),
+        parent_offset: permute(c.parent_offset, o),
     };
     vec![
         Arc::new(Int64Array::from(c.start_ns)),
@@ -636,9 +636,9 @@ fn span_batch(c: super::encode::SpanColumns) -> Vec<ArrayRef> {
         Arc::new(UInt32Array::from(c.remote_id)),
         Arc::new(UInt32Array::from(c.req_bytes)),
         Arc::new(UInt32Array::from(c.resp_bytes)),
-        Arc::new(UInt64Array::from(c.trace_id)),
+        Arc::new(Int64Array::from(c.trace_offset)),
         Arc::new(UInt64Array::from(c.span_id)),
-        Arc::new(UInt64Array::from(c.parent_span_id)),
+        Arc::new(Int64Array::from(c.parent_offset)),
     ]
 }
 
