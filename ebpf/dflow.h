@@ -40,6 +40,27 @@ struct dflow_syscall_event {
 };
 _Static_assert(sizeof(struct dflow_syscall_event) == 40, "dflow_syscall_event layout");
 
+/* Stack ids below 0 are the kernel's error: -EFAULT means the task has no
+ * stack of that kind (a kernel thread's user stack); others mean the stack
+ * could not be kept (map full, collision). DFLOW_NO_STACK: not asked for. */
+#define DFLOW_NO_STACK (-1000)
+#define DFLOW_STACK_DEPTH 127
+
+/* profile.bpf.c aggregates samples in the kernel by this key. */
+struct dflow_stack_key {
+	__u32 pid;
+	__u32 tid;            /* 0 unless per-thread */
+	__s32 user_stack_id;
+	__s32 kernel_stack_id;
+};
+_Static_assert(sizeof(struct dflow_stack_key) == 16, "dflow_stack_key layout");
+
+struct dflow_stack_value {
+	__u64 count;          /* samples (on-CPU) or blocking episodes (off-CPU) */
+	__u64 total_ns;       /* blocked time (off-CPU); 0 on-CPU */
+};
+_Static_assert(sizeof(struct dflow_stack_value) == 16, "dflow_stack_value layout");
+
 /* Key of the `dflow_comms` filter map: a task comm, NUL-padded. */
 struct dflow_comm_key {
 	char comm[DFLOW_COMM_LEN];

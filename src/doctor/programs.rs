@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::error_chain;
 use crate::probe::wire::{SyscallRecord, doctor_slot};
-use crate::probe::{Filters, Probe, ProbeError, UprobeAt, objects};
+use crate::probe::{Filters, Global, Probe, ProbeError, UprobeAt, objects};
 
 /// How long a probe may take to fire after its trigger.
 const FIRE_TIMEOUT: Duration = Duration::from_millis(500);
@@ -96,7 +96,7 @@ impl ProgramTypes {
         let mut probe = match Probe::load(
             objects::DOCTOR,
             &Filters::default(),
-            &[("dflow_dr_tgid", tgid)],
+            &[("dflow_dr_tgid", Global::U32(tgid))],
         ) {
             Ok(p) => p,
             Err(e) => return ProgramTypes::all_failed(&error_chain(&e)),

@@ -42,6 +42,13 @@ impl Filters {
     }
 }
 
+/// A `const volatile` value in an object's .rodata, of the C type's width.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Global {
+    U32(u32),
+    U64(u64),
+}
+
 /// Where in an ELF file a uprobe goes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UprobeAt<'a> {
@@ -90,17 +97,20 @@ impl std::fmt::Debug for Probe {
 
 impl Probe {
     /// Loads `object` with the filters set; `globals` are further `const
-    /// volatile __u32` values in its .rodata (a missing one is an error).
+    /// volatile` values in its .rodata (a missing one is an error).
     pub fn load(
         object: Object,
         filters: &Filters,
-        globals: &[(&str, u32)],
+        globals: &[(&str, Global)],
     ) -> Result<Probe, ProbeError> {
         let flags = filters.flags();
         let mut loader = EbpfLoader::new();
         loader.override_global("dflow_filter", &flags, true);
         for (name, value) in globals {
-            loader.override_global(name, value, true);
+            match value {
+                Global::U32(v) => loader.override_global(name, v, true),
+                Global::U64(v) => loader.override_global(name, v, true),
+            };
         }
         let mut ebpf = loader
             .load(object.bytes)
@@ -403,6 +413,39 @@ impl Probe {
         let array: aya::maps::Array<_, u64> =
             aya::maps::Array::try_from(m).map_err(self.map_error(map))?;
         array.get(&index, 0).map_err(self.map_error(map))
+    }
+
+    /// Every (key, value) of a hash map the kernel aggregates into.
+    pub fn read_hash<K: aya::Pod, V: aya::Pod>(
+        &self,
+        map: &str,
+    ) -> Result<Vec<(K, V)>, ProbeError> {
+        let object = self.object;
+        let ebpf = self.ebpf.as_ref().expect("ebpf is only taken in drop");
+        let m = ebpf.map(map).ok_or_else(|| ProbeError::NoMap {
+            object,
+            map: map.to_owned(),
+        })?;
+        let hash: HashMap<_, K, V> = HashMap::try_from(m).map_err(self.map_error(map))?;
+        // An entry deleted during the walk is skipped, not an error.
+        Ok(hash.iter().filter_map(Result::ok).collect())
+    }
+
+    /// The instruction pointers of stack `id` in the stack trace map `map`,
+    /// innermost first; None when the kernel no longer holds it.
+    pub fn stack_trace(&self, map: &str, id: u32) -> Result<Option<Vec<u64>>, ProbeError> {
+        let object = self.object;
+        let ebpf = self.ebpf.as_ref().expect("ebpf is only taken in drop");
+        let m = ebpf.map(map).ok_or_else(|| ProbeError::NoMap {
+            object,
+            map: map.to_owned(),
+        })?;
+        let traces = aya::maps::StackTraceMap::try_from(m).map_err(self.map_error(map))?;
+        match traces.get(&id, 0) {
+            Ok(trace) => Ok(Some(trace.frames().iter().map(|f| f.ip).collect())),
+            Err(aya::maps::MapError::KeyNotFound) => Ok(None),
+            Err(e) => Err(self.map_error(map)(e)),
+        }
     }
 
     /// Kernel ids of the programs attached so far (for `bpftool prog show id N`).

@@ -22,7 +22,7 @@ pub mod wire;
 use std::io;
 
 pub use drain::{DRAIN_INTERVAL, Drain};
-pub use loader::{Filters, Probe, ProbeCounters, UprobeAt, kernel_btf};
+pub use loader::{Filters, Global, Probe, ProbeCounters, UprobeAt, kernel_btf};
 
 /// What went wrong loading or attaching a probe (aya's errors are boxed:
 /// they are large, and this travels up every call). Messages name the object,

@@ -17,6 +17,12 @@ pub const SYSCALLS: Object = Object {
     bytes: aya::include_bytes_aligned!("../../ebpf/obj/syscalls.bpf.o"),
 };
 
+/// `ebpf/profile.bpf.c`: on- and off-CPU stack counts aggregated in the kernel.
+pub const PROFILE: Object = Object {
+    name: "profile.bpf.o",
+    bytes: aya::include_bytes_aligned!("../../ebpf/obj/profile.bpf.o"),
+};
+
 /// `ebpf/doctor.bpf.c`: one tiny program per program type.
 pub const DOCTOR: Object = Object {
     name: "doctor.bpf.o",

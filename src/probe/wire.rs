@@ -82,6 +82,38 @@ impl Wire for SyscallRecord {
     }
 }
 
+/// A stack id profile.bpf.c did not ask for (`DFLOW_NO_STACK`).
+pub const NO_STACK: i32 = -1000;
+
+/// `struct dflow_stack_key`: what profile.bpf.c aggregates samples by.
+/// Negative stack ids are the kernel's error (-EFAULT: no such stack).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StackKey {
+    pub pid: u32,
+    /// 0 unless per-thread.
+    pub tid: u32,
+    pub user_stack_id: i32,
+    pub kernel_stack_id: i32,
+}
+const _: () = assert!(size_of::<StackKey>() == 16);
+
+/// `struct dflow_stack_value`.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct StackValue {
+    /// Samples (on-CPU) or blocking episodes (off-CPU).
+    pub count: u64,
+    /// Blocked time (off-CPU); 0 on-CPU.
+    pub total_ns: u64,
+}
+const _: () = assert!(size_of::<StackValue>() == 16);
+
+// SAFETY: repr(C) structs of integers without padding: any bit pattern is valid.
+unsafe impl aya::Pod for StackKey {}
+// SAFETY: as above.
+unsafe impl aya::Pod for StackValue {}
+
 /// `struct dflow_comm_key`: key of the `dflow_comms` filter map.
 #[repr(C)]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,262 @@
+//! profile.bpf.c against the real kernel: on-CPU samples of a program built
+//! here land in its functions in the proportion it burns CPU in them, and
+//! off-CPU time adds up to how long it slept. Symbols come from `nm` on the
+//! non-PIE test program, so this tests the probe, not a symbolizer.
+//! Needs root and a C compiler.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
+use dflow::probe::wire::{StackKey, StackValue};
+use dflow::probe::{Filters, Global, Probe, objects};
+
+const PROGRAM: &str = r#"
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+static volatile unsigned long sink;
+
+__attribute__((noinline)) void hot(void)
+{
+	for (unsigned long i = 0; i < 70000; i++)
+		sink += i * i;
+}
+
+__attribute__((noinline)) void cold(void)
+{
+	for (unsigned long i = 0; i < 30000; i++)
+		sink += i * i;
+}
+
+__attribute__((noinline)) void nap(void)
+{
+	struct timespec t = { 0, 10 * 1000 * 1000 };
+	nanosleep(&t, 0);
+}
+
+static double now(void)
+{
+	struct timespec t;
+	clock_gettime(CLOCK_MONOTONIC, &t);
+	return t.tv_sec + t.tv_nsec / 1e9;
+}
+
+int main(int argc, char **argv)
+{
+	char go[8];
+	if (read(0, go, sizeof go) <= 0)
+		return 1;
+	if (argc > 1 && strcmp(argv[1], "nap") == 0) {
+		for (int i = 0; i < 100; i++)
+			nap();
+		return 0;
+	}
+	double end = now() + 2.0;
+	while (now() < end) {
+		hot();
+		cold();
+	}
+	return 0;
+}
+"#;
+
+/// Builds the test program with frame pointers, not position-independent,
+/// so `nm` addresses are the addresses the kernel reports.
+fn build(dir: &Path) -> PathBuf {
+    let src = dir.join("burn.c");
+    let bin = dir.join("burn");
+    std::fs::write(&src, PROGRAM).unwrap();
+    let status = Command::new("cc")
+        .args(["-O1", "-fno-omit-frame-pointer", "-no-pie", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .status()
+        .expect("run cc");
+    assert!(status.success(), "cc failed");
+    bin
+}
+
+/// Function name → [start, end) from `nm -S`.
+fn symbols(bin: &Path) -> HashMap<String, (u64, u64)> {
+    let out = Command::new("nm")
+        .arg("-S")
+        .arg(bin)
+        .output()
+        .expect("run nm");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            if f.len() == 4 && (f[2] == "T" || f[2] == "t") {
+                let start = u64::from_str_radix(f[0], 16).ok()?;
+                let size = u64::from_str_radix(f[1], 16).ok()?;
+                Some((f[3].to_owned(), (start, start + size)))
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+fn function_of(ip: u64, syms: &HashMap<String, (u64, u64)>) -> Option<&str> {
+    syms.iter()
+        .find(|(_, (start, end))| (*start..*end).contains(&ip))
+        .map(|(name, _)| name.as_str())
+}
+
+fn spawn(bin: &Path, arg: Option<&str>) -> Child {
+    Command::new(bin)
+        .args(arg)
+        .stdin(Stdio::piped())
+        .spawn()
+        .unwrap()
+}
+
+fn go(child: &mut Child) {
+    child.stdin.as_mut().unwrap().write_all(b"go\n").unwrap();
+}
+
+#[test]
+fn on_cpu_samples_land_where_the_cpu_time_goes() {
+    if !common::root_or_skip("on_cpu_samples_land_where_the_cpu_time_goes") {
+        return;
+    }
+    let dir = common::TempDir::new("oncpu");
+    let bin = build(&dir.0);
+    let syms = symbols(&bin);
+    let mut child = spawn(&bin, None);
+    let filters = Filters {
+        pids: vec![child.id()],
+        ..Filters::default()
+    };
+    let mut probe = Probe::load(
+        objects::PROFILE,
+        &filters,
+        &[("dflow_per_thread", Global::U32(0))],
+    )
+    .unwrap();
+    let cpus = aya::util::online_cpus().unwrap();
+    let scopes: Vec<PerfEventScope> = cpus
+        .iter()
+        .map(|&cpu| PerfEventScope::AllProcessesOneCpu { cpu })
+        .collect();
+    probe
+        .attach_perf_event(
+            "dflow_on_cpu",
+            PerfEventConfig::Software(SoftwareEvent::CpuClock),
+            &scopes,
+            SamplePolicy::Frequency(999),
+        )
+        .unwrap();
+    go(&mut child);
+    assert!(child.wait().unwrap().success());
+
+    let counts: Vec<(StackKey, StackValue)> = probe.read_hash("dflow_oncpu").unwrap();
+    assert!(
+        counts.iter().all(|(k, _)| k.pid == child.id()),
+        "the pid filter leaked"
+    );
+    let mut by_leaf: HashMap<&str, u64> = HashMap::new();
+    let mut total = 0;
+    for (key, value) in &counts {
+        total += value.count;
+        assert!(key.kernel_stack_id >= 0 || key.kernel_stack_id == -libc::EFAULT);
+        if key.user_stack_id < 0 {
+            continue;
+        }
+        let ips = probe
+            .stack_trace("dflow_stacks", key.user_stack_id as u32)
+            .unwrap()
+            .unwrap();
+        let leaf = ips
+            .first()
+            .and_then(|ip| function_of(*ip, &syms))
+            .unwrap_or("other");
+        *by_leaf.entry(leaf).or_default() += value.count;
+    }
+    // ~2 s of one busy thread at 999 Hz.
+    assert!(total > 1200, "only {total} samples: {by_leaf:?}");
+    let hot = by_leaf.get("hot").copied().unwrap_or(0) as f64;
+    let cold = by_leaf.get("cold").copied().unwrap_or(0) as f64;
+    let share = hot / (hot + cold);
+    eprintln!("on-CPU: {total} samples, hot share {share:.3}, by leaf {by_leaf:?}");
+    assert!(
+        (0.65..=0.75).contains(&share),
+        "hot share {share:.3} (want 0.70 ± 0.05): {by_leaf:?}"
+    );
+    assert_eq!(probe.counters().unwrap().lost, 0);
+}
+
+#[test]
+fn off_cpu_time_adds_up_to_the_sleep() {
+    if !common::root_or_skip("off_cpu_time_adds_up_to_the_sleep") {
+        return;
+    }
+    off_cpu_through(|probe| probe.attach_btf_tracepoint("dflow_off_btf", "sched_switch"));
+}
+
+/// The fallback for kernels without tp_btf gives the same answer.
+#[test]
+fn off_cpu_tracepoint_fallback_agrees() {
+    if !common::root_or_skip("off_cpu_tracepoint_fallback_agrees") {
+        return;
+    }
+    off_cpu_through(|probe| probe.attach_tracepoint("dflow_off_tp", "sched", "sched_switch"));
+}
+
+fn off_cpu_through(attach: impl FnOnce(&mut Probe) -> Result<(), dflow::probe::ProbeError>) {
+    let dir = common::TempDir::new("offcpu");
+    let bin = build(&dir.0);
+    let syms = symbols(&bin);
+    let mut child = spawn(&bin, Some("nap"));
+    let filters = Filters {
+        pids: vec![child.id()],
+        ..Filters::default()
+    };
+    let mut probe = Probe::load(
+        objects::PROFILE,
+        &filters,
+        &[("dflow_min_block_ns", Global::U64(1000))],
+    )
+    .unwrap();
+    attach(&mut probe).unwrap();
+    go(&mut child);
+    assert!(child.wait().unwrap().success());
+
+    let counts: Vec<(StackKey, StackValue)> = probe.read_hash("dflow_offcpu").unwrap();
+    let mut total_ns = 0u64;
+    let mut in_program_ns = 0u64;
+    for (key, value) in &counts {
+        assert_eq!(key.pid, child.id());
+        total_ns += value.total_ns;
+        if key.user_stack_id >= 0 {
+            let ips = probe
+                .stack_trace("dflow_stacks", key.user_stack_id as u32)
+                .unwrap()
+                .unwrap_or_default();
+            if ips
+                .iter()
+                .any(|ip| matches!(function_of(*ip, &syms), Some("nap" | "main")))
+            {
+                in_program_ns += value.total_ns;
+            }
+        }
+    }
+    let secs = total_ns as f64 / 1e9;
+    eprintln!("off-CPU: {secs:.4} s blocked, {in_program_ns} ns through nap/main");
+    // 100 naps of 10 ms, plus the wait for "go" and scheduling slack.
+    assert!(
+        (0.95..=1.10).contains(&secs),
+        "blocked {secs:.3} s (want ~1 s): {counts:?}"
+    );
+    assert!(
+        in_program_ns as f64 >= 0.95 * total_ns as f64,
+        "only {in_program_ns} of {total_ns} ns on stacks through nap/main"
+    );
+}
