@@ -402,14 +402,18 @@ impl Probe {
         }
     }
 
+    /// A map of the loaded object, by name.
+    fn map(&self, map: &str) -> Result<&aya::maps::Map, ProbeError> {
+        let ebpf = self.ebpf.as_ref().expect("ebpf is only taken in drop");
+        ebpf.map(map).ok_or_else(|| ProbeError::NoMap {
+            object: self.object,
+            map: map.to_owned(),
+        })
+    }
+
     /// Reads slot `index` of a `u64` array map (doctor's hit counters).
     pub fn read_u64(&self, map: &str, index: u32) -> Result<u64, ProbeError> {
-        let object = self.object;
-        let ebpf = self.ebpf.as_ref().expect("ebpf is only taken in drop");
-        let m = ebpf.map(map).ok_or_else(|| ProbeError::NoMap {
-            object,
-            map: map.to_owned(),
-        })?;
+        let m = self.map(map)?;
         let array: aya::maps::Array<_, u64> =
             aya::maps::Array::try_from(m).map_err(self.map_error(map))?;
         array.get(&index, 0).map_err(self.map_error(map))
@@ -420,12 +424,7 @@ impl Probe {
         &self,
         map: &str,
     ) -> Result<Vec<(K, V)>, ProbeError> {
-        let object = self.object;
-        let ebpf = self.ebpf.as_ref().expect("ebpf is only taken in drop");
-        let m = ebpf.map(map).ok_or_else(|| ProbeError::NoMap {
-            object,
-            map: map.to_owned(),
-        })?;
+        let m = self.map(map)?;
         let hash: HashMap<_, K, V> = HashMap::try_from(m).map_err(self.map_error(map))?;
         // An entry deleted during the walk is skipped, not an error.
         Ok(hash.iter().filter_map(Result::ok).collect())
@@ -434,12 +433,7 @@ impl Probe {
     /// The instruction pointers of stack `id` in the stack trace map `map`,
     /// innermost first; None when the kernel no longer holds it.
     pub fn stack_trace(&self, map: &str, id: u32) -> Result<Option<Vec<u64>>, ProbeError> {
-        let object = self.object;
-        let ebpf = self.ebpf.as_ref().expect("ebpf is only taken in drop");
-        let m = ebpf.map(map).ok_or_else(|| ProbeError::NoMap {
-            object,
-            map: map.to_owned(),
-        })?;
+        let m = self.map(map)?;
         let traces = aya::maps::StackTraceMap::try_from(m).map_err(self.map_error(map))?;
         match traces.get(&id, 0) {
             Ok(trace) => Ok(Some(trace.frames().iter().map(|f| f.ip).collect())),
