@@ -15,6 +15,7 @@ pub mod exit;
 pub mod output;
 pub mod privilege;
 pub mod probe;
+pub mod profile;
 pub mod signal;
 pub mod store;
 

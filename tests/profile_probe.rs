@@ -14,6 +14,7 @@ use std::process::{Child, Command, Stdio};
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
 use dflow::probe::wire::{StackKey, StackValue};
 use dflow::probe::{Filters, Global, Probe, objects};
+use dflow::profile::symbolize::{ProcessMaps, Symbolizer};
 
 const PROGRAM: &str = r#"
 #include <string.h>
@@ -110,6 +111,24 @@ fn function_of(ip: u64, syms: &HashMap<String, (u64, u64)>) -> Option<&str> {
         .map(|(name, _)| name.as_str())
 }
 
+/// The child's mappings once its exec has mapped `bin` (spawn returns
+/// while the kernel may still be building the new address space).
+fn captured_maps(pid: u32, bin: &Path) -> ProcessMaps {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(2);
+    loop {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/maps")).unwrap_or_default();
+        if text.contains(bin.to_str().unwrap()) {
+            return ProcessMaps::parse(&text);
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{} never mapped",
+            bin.display()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+}
+
 fn spawn(bin: &Path, arg: Option<&str>) -> Child {
     Command::new(bin)
         .args(arg)
@@ -131,6 +150,8 @@ fn on_cpu_samples_land_where_the_cpu_time_goes() {
     let bin = build(&dir.0);
     let syms = symbols(&bin);
     let mut child = spawn(&bin, None);
+    // What symbolization needs, taken while the process is alive.
+    let maps = captured_maps(child.id(), &bin);
     let filters = Filters {
         pids: vec![child.id()],
         ..Filters::default()
@@ -163,6 +184,8 @@ fn on_cpu_samples_land_where_the_cpu_time_goes() {
         "the pid filter leaked"
     );
     let mut by_leaf: HashMap<&str, u64> = HashMap::new();
+    let mut by_symbolized_leaf: HashMap<String, u64> = HashMap::new();
+    let symbolizer = Symbolizer::default();
     let mut total = 0;
     for (key, value) in &counts {
         total += value.count;
@@ -179,6 +202,12 @@ fn on_cpu_samples_land_where_the_cpu_time_goes() {
             .and_then(|ip| function_of(*ip, &syms))
             .unwrap_or("other");
         *by_leaf.entry(leaf).or_default() += value.count;
+        // blazesym, from the maps captured before the process exited, agrees.
+        let frames = symbolizer.user(&maps, &ips);
+        let named = frames
+            .last()
+            .map_or("other".to_owned(), |f| f.function.clone());
+        *by_symbolized_leaf.entry(named).or_default() += value.count;
     }
     // ~2 s of one busy thread at 999 Hz.
     assert!(total > 1200, "only {total} samples: {by_leaf:?}");
@@ -191,6 +220,13 @@ fn on_cpu_samples_land_where_the_cpu_time_goes() {
         "hot share {share:.3} (want 0.70 ± 0.05): {by_leaf:?}"
     );
     assert_eq!(probe.counters().unwrap().lost, 0);
+    for name in ["hot", "cold"] {
+        assert_eq!(
+            by_symbolized_leaf.get(name).copied(),
+            by_leaf.get(name).copied(),
+            "blazesym and nm disagree on {name}: {by_symbolized_leaf:?} vs {by_leaf:?}"
+        );
+    }
 }
 
 #[test]
@@ -232,9 +268,17 @@ fn off_cpu_through(attach: impl FnOnce(&mut Probe) -> Result<(), dflow::probe::P
     let counts: Vec<(StackKey, StackValue)> = probe.read_hash("dflow_offcpu").unwrap();
     let mut total_ns = 0u64;
     let mut in_program_ns = 0u64;
+    let mut kernel_frames = Vec::new();
     for (key, value) in &counts {
         assert_eq!(key.pid, child.id());
         total_ns += value.total_ns;
+        if key.kernel_stack_id >= 0 {
+            let ips = probe
+                .stack_trace("dflow_stacks", key.kernel_stack_id as u32)
+                .unwrap()
+                .unwrap_or_default();
+            kernel_frames.extend(Symbolizer::default().kernel(&ips));
+        }
         if key.user_stack_id >= 0 {
             let ips = probe
                 .stack_trace("dflow_stacks", key.user_stack_id as u32)
@@ -258,5 +302,12 @@ fn off_cpu_through(attach: impl FnOnce(&mut Probe) -> Result<(), dflow::probe::P
     assert!(
         in_program_ns as f64 >= 0.95 * total_ns as f64,
         "only {in_program_ns} of {total_ns} ns on stacks through nap/main"
+    );
+    // Blocked threads leave the CPU through the scheduler; kallsyms names it.
+    assert!(
+        kernel_frames
+            .iter()
+            .any(|f| f.kernel && f.function.contains("schedule")),
+        "no scheduler frame in the kernel stacks: {kernel_frames:?}"
     );
 }
