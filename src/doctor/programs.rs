@@ -9,6 +9,7 @@ use serde::Serialize;
 use crate::error_chain;
 use crate::probe::wire::{SyscallRecord, doctor_slot};
 use crate::probe::{Filters, Global, Probe, ProbeError, UprobeAt, objects};
+use crate::profile::symbolize::ProcessMaps;
 
 /// How long a probe may take to fire after its trigger.
 const FIRE_TIMEOUT: Duration = Duration::from_millis(500);
@@ -65,21 +66,9 @@ pub extern "C" fn dflow_doctor_uprobe_target(x: u64) -> u64 {
 /// The file and file offset of the code at `addr` in this process, from
 /// /proc/self/maps. Unlike a symbol lookup this works on a stripped binary.
 fn own_file_offset(addr: u64) -> std::io::Result<(PathBuf, u64)> {
-    let maps = std::fs::read_to_string("/proc/self/maps")?;
-    maps.lines()
-        .find_map(|line| {
-            let mut fields = line.split_whitespace();
-            let (start, end) = fields.next()?.split_once('-')?;
-            let (start, end) = (
-                u64::from_str_radix(start, 16).ok()?,
-                u64::from_str_radix(end, 16).ok()?,
-            );
-            let _perms = fields.next()?;
-            let offset = u64::from_str_radix(fields.next()?, 16).ok()?;
-            let path = fields.nth(2)?;
-            (start <= addr && addr < end && path.starts_with('/'))
-                .then(|| (PathBuf::from(path), addr - start + offset))
-        })
+    ProcessMaps::capture(std::process::id())?
+        .locate(addr)
+        .map(|(path, offset)| (path.to_owned(), offset))
         .ok_or_else(|| {
             std::io::Error::new(
                 std::io::ErrorKind::NotFound,

@@ -15,7 +15,7 @@ use duckdb::Connection;
 use duckdb::types::Value;
 
 use super::encode::id_from_offset;
-use super::schema::{self, SCHEMA_VERSION};
+use super::schema::SCHEMA_VERSION;
 use super::{SessionKind, StoreError};
 use crate::event::{Code, Flow, Frame, Process, ProcessRef, Protocol, Role, Sample, Span, Status};
 
@@ -555,9 +555,4 @@ impl Dicts {
                 .collect(),
         })
     }
-}
-
-/// Names of the views and tables `dflow query FILE` documents.
-pub fn documented() -> &'static [schema::ViewDoc] {
-    schema::VIEWS
 }

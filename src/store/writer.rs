@@ -513,20 +513,8 @@ fn write_dicts(conn: &Connection, p: &mut PendingDicts) -> duckdb::Result<()> {
     if p.is_empty() {
         return Ok(());
     }
-    if !p.strings.is_empty() {
-        let mut app = conn.appender("strings")?;
-        for (id, s) in p.strings.drain(..) {
-            app.append_row(params![id, s])?;
-        }
-        app.flush()?;
-    }
-    if !p.services.is_empty() {
-        let mut app = conn.appender("services")?;
-        for (id, s) in p.services.drain(..) {
-            app.append_row(params![id, s])?;
-        }
-        app.flush()?;
-    }
+    append_names(conn, "strings", &mut p.strings)?;
+    append_names(conn, "services", &mut p.services)?;
     if !p.processes.is_empty() {
         let mut app = conn.appender("processes")?;
         for (id, proc, service) in p.processes.drain(..) {
@@ -544,13 +532,7 @@ fn write_dicts(conn: &Connection, p: &mut PendingDicts) -> duckdb::Result<()> {
         }
         app.flush()?;
     }
-    if !p.endpoints.is_empty() {
-        let mut app = conn.appender("endpoints")?;
-        for (id, s) in p.endpoints.drain(..) {
-            app.append_row(params![id, s])?;
-        }
-        app.flush()?;
-    }
+    append_names(conn, "endpoints", &mut p.endpoints)?;
     if !p.addresses.is_empty() {
         let mut app = conn.appender("addresses")?;
         for (id, a) in p.addresses.drain(..) {
@@ -576,6 +558,22 @@ fn write_dicts(conn: &Connection, p: &mut PendingDicts) -> duckdb::Result<()> {
         app.flush()?;
     }
     Ok(())
+}
+
+/// Appends (id, name) rows to a dictionary table.
+fn append_names(
+    conn: &Connection,
+    table: &str,
+    rows: &mut Vec<(u32, String)>,
+) -> duckdb::Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let mut app = conn.appender(table)?;
+    for (id, name) in rows.drain(..) {
+        app.append_row(params![id, name])?;
+    }
+    app.flush()
 }
 
 fn append_batch(conn: &Connection, table: &str, columns: Vec<ArrayRef>) -> duckdb::Result<()> {
