@@ -182,7 +182,7 @@ pub struct Flow {
 }
 
 /// A stack frame after symbolization.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
 pub struct Frame {
     pub function: String,
     /// The binary or library (or "kernel").

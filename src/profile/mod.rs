@@ -1,4 +1,7 @@
-//! `dflow profile`'s stages: samples (`crate::probe`, profile.bpf.c) →
-//! symbolize → fold → output. This module owns symbolization so far.
+//! `dflow profile`'s stages with typed boundaries: samples
+//! (`crate::probe`, profile.bpf.c) → symbolize → fold → output (SVG,
+//! folded, pprof, the terminal view), live and from a session alike.
 
+pub mod fold;
 pub mod symbolize;
+pub mod tree;
