@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'dflow' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check whether this host can run dflow''s probes')
+            [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Where processes spend CPU time, and where their threads block')
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Ask a session file (or several) questions in SQL')
             [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'List, inspect and delete session files')
             [CompletionResult]::new('replay', 'replay', [CompletionResultType]::ParameterValue, 'Show a stored session again, as the live capture showed it')
@@ -38,6 +39,38 @@ Register-ArgumentCompleter -Native -CommandName 'dflow' -ScriptBlock {
         }
         'dflow;doctor' {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of text')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but results and errors (no progress, no notes)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but results and errors (no progress, no notes)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'dflow;profile' {
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Capture only this process (repeatable). With --comm, a process that matches either is captured')
+            [CompletionResult]::new('--pid', '--pid', [CompletionResultType]::ParameterName, 'Capture only this process (repeatable). With --comm, a process that matches either is captured')
+            [CompletionResult]::new('--comm', '--comm', [CompletionResultType]::ParameterName, 'Capture only processes with this command name, as in /proc/PID/comm (at most 15 bytes; repeatable)')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Write the session to this file instead of the default directory')
+            [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'Label the session (repeatable), e.g. --tag ticket=INC-42; stored in the session''s labels table')
+            [CompletionResult]::new('-F', '-F ', [CompletionResultType]::ParameterName, 'On-CPU samples per second per CPU')
+            [CompletionResult]::new('--frequency', '--frequency', [CompletionResultType]::ParameterName, 'On-CPU samples per second per CPU')
+            [CompletionResult]::new('--min-block', '--min-block', [CompletionResultType]::ParameterName, 'Ignore blocks shorter than this (off-CPU)')
+            [CompletionResult]::new('-o', '-o', [CompletionResultType]::ParameterName, 'Write an SVG flame graph to this file at the end')
+            [CompletionResult]::new('--output', '--output', [CompletionResultType]::ParameterName, 'Write an SVG flame graph to this file at the end')
+            [CompletionResult]::new('--folded', '--folded', [CompletionResultType]::ParameterName, 'Write folded stacks (`frame;frame;... value` per line) at the end')
+            [CompletionResult]::new('--pprof', '--pprof', [CompletionResultType]::ParameterName, 'Write a gzipped pprof profile at the end')
+            [CompletionResult]::new('--from', '--from', [CompletionResultType]::ParameterName, 'Export a stored profile session instead of sampling')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given')
+            [CompletionResult]::new('--no-session', '--no-session', [CompletionResultType]::ParameterName, 'Do not write a session file')
+            [CompletionResult]::new('--all', '--all', [CompletionResultType]::ParameterName, 'Profile every process (the default when neither -p nor --comm is given)')
+            [CompletionResult]::new('--on-cpu', '--on-cpu', [CompletionResultType]::ParameterName, 'Sample where CPU time goes (the default)')
+            [CompletionResult]::new('--off-cpu', '--off-cpu', [CompletionResultType]::ParameterName, 'Measure where threads block, and for how long, instead')
+            [CompletionResult]::new('--both', '--both', [CompletionResultType]::ParameterName, 'Both, in one flame graph under [on-cpu] and [off-cpu], in microseconds')
+            [CompletionResult]::new('--no-kernel', '--no-kernel', [CompletionResultType]::ParameterName, 'Leave out kernel frames')
+            [CompletionResult]::new('--per-thread', '--per-thread', [CompletionResultType]::ParameterName, 'Keep threads apart (each thread its own root; `t` toggles in the view)')
+            [CompletionResult]::new('--no-tui', '--no-tui', [CompletionResultType]::ParameterName, 'Do not start the terminal view even on a terminal')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of text')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but results and errors (no progress, no notes)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but results and errors (no progress, no notes)')
@@ -125,6 +158,7 @@ Register-ArgumentCompleter -Native -CommandName 'dflow' -ScriptBlock {
         }
         'dflow;help' {
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check whether this host can run dflow''s probes')
+            [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Where processes spend CPU time, and where their threads block')
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Ask a session file (or several) questions in SQL')
             [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'List, inspect and delete session files')
             [CompletionResult]::new('replay', 'replay', [CompletionResultType]::ParameterValue, 'Show a stored session again, as the live capture showed it')
@@ -132,6 +166,9 @@ Register-ArgumentCompleter -Native -CommandName 'dflow' -ScriptBlock {
             break
         }
         'dflow;help;doctor' {
+            break
+        }
+        'dflow;help;profile' {
             break
         }
         'dflow;help;query' {

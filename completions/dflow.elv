@@ -27,6 +27,7 @@ set edit:completion:arg-completer[dflow] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand doctor 'Check whether this host can run dflow''s probes'
+            cand profile 'Where processes spend CPU time, and where their threads block'
             cand query 'Ask a session file (or several) questions in SQL'
             cand sessions 'List, inspect and delete session files'
             cand replay 'Show a stored session again, as the live capture showed it'
@@ -34,6 +35,37 @@ set edit:completion:arg-completer[dflow] = {|@words|
         }
         &'dflow;doctor'= {
             cand --color 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given'
+            cand --json 'Print machine-readable JSON instead of text'
+            cand -q 'Print nothing but results and errors (no progress, no notes)'
+            cand --quiet 'Print nothing but results and errors (no progress, no notes)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'dflow;profile'= {
+            cand -p 'Capture only this process (repeatable). With --comm, a process that matches either is captured'
+            cand --pid 'Capture only this process (repeatable). With --comm, a process that matches either is captured'
+            cand --comm 'Capture only processes with this command name, as in /proc/PID/comm (at most 15 bytes; repeatable)'
+            cand -d 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C'
+            cand --duration 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C'
+            cand --session 'Write the session to this file instead of the default directory'
+            cand --tag 'Label the session (repeatable), e.g. --tag ticket=INC-42; stored in the session''s labels table'
+            cand -F 'On-CPU samples per second per CPU'
+            cand --frequency 'On-CPU samples per second per CPU'
+            cand --min-block 'Ignore blocks shorter than this (off-CPU)'
+            cand -o 'Write an SVG flame graph to this file at the end'
+            cand --output 'Write an SVG flame graph to this file at the end'
+            cand --folded 'Write folded stacks (`frame;frame;... value` per line) at the end'
+            cand --pprof 'Write a gzipped pprof profile at the end'
+            cand --from 'Export a stored profile session instead of sampling'
+            cand --color 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given'
+            cand --no-session 'Do not write a session file'
+            cand --all 'Profile every process (the default when neither -p nor --comm is given)'
+            cand --on-cpu 'Sample where CPU time goes (the default)'
+            cand --off-cpu 'Measure where threads block, and for how long, instead'
+            cand --both 'Both, in one flame graph under [on-cpu] and [off-cpu], in microseconds'
+            cand --no-kernel 'Leave out kernel frames'
+            cand --per-thread 'Keep threads apart (each thread its own root; `t` toggles in the view)'
+            cand --no-tui 'Do not start the terminal view even on a terminal'
             cand --json 'Print machine-readable JSON instead of text'
             cand -q 'Print nothing but results and errors (no progress, no notes)'
             cand --quiet 'Print nothing but results and errors (no progress, no notes)'
@@ -109,12 +141,15 @@ set edit:completion:arg-completer[dflow] = {|@words|
         }
         &'dflow;help'= {
             cand doctor 'Check whether this host can run dflow''s probes'
+            cand profile 'Where processes spend CPU time, and where their threads block'
             cand query 'Ask a session file (or several) questions in SQL'
             cand sessions 'List, inspect and delete session files'
             cand replay 'Show a stored session again, as the live capture showed it'
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'dflow;help;doctor'= {
+        }
+        &'dflow;help;profile'= {
         }
         &'dflow;help;query'= {
         }

@@ -32,6 +32,7 @@ complete -c dflow -n "__fish_dflow_needs_command" -s q -l quiet -d 'Print nothin
 complete -c dflow -n "__fish_dflow_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dflow -n "__fish_dflow_needs_command" -s V -l version -d 'Print version'
 complete -c dflow -n "__fish_dflow_needs_command" -f -a "doctor" -d 'Check whether this host can run dflow\'s probes'
+complete -c dflow -n "__fish_dflow_needs_command" -f -a "profile" -d 'Where processes spend CPU time, and where their threads block'
 complete -c dflow -n "__fish_dflow_needs_command" -f -a "query" -d 'Ask a session file (or several) questions in SQL'
 complete -c dflow -n "__fish_dflow_needs_command" -f -a "sessions" -d 'List, inspect and delete session files'
 complete -c dflow -n "__fish_dflow_needs_command" -f -a "replay" -d 'Show a stored session again, as the live capture showed it'
@@ -42,6 +43,31 @@ never\t'Never colour'"
 complete -c dflow -n "__fish_dflow_using_subcommand doctor" -l json -d 'Print machine-readable JSON instead of text'
 complete -c dflow -n "__fish_dflow_using_subcommand doctor" -s q -l quiet -d 'Print nothing but results and errors (no progress, no notes)'
 complete -c dflow -n "__fish_dflow_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -s p -l pid -d 'Capture only this process (repeatable). With --comm, a process that matches either is captured' -r
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -l comm -d 'Capture only processes with this command name, as in /proc/PID/comm (at most 15 bytes; repeatable)' -r
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -s d -l duration -d 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C' -r
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -l session -d 'Write the session to this file instead of the default directory' -r -F
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -l tag -d 'Label the session (repeatable), e.g. --tag ticket=INC-42; stored in the session\'s labels table' -r
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -s F -l frequency -d 'On-CPU samples per second per CPU' -r
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -l min-block -d 'Ignore blocks shorter than this (off-CPU)' -r
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -s o -l output -d 'Write an SVG flame graph to this file at the end' -r -F
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -l folded -d 'Write folded stacks (`frame;frame;... value` per line) at the end' -r -F
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -l pprof -d 'Write a gzipped pprof profile at the end' -r -F
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -l from -d 'Export a stored profile session instead of sampling' -r -F
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -l color -d 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is not set'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -l no-session -d 'Do not write a session file'
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -l all -d 'Profile every process (the default when neither -p nor --comm is given)'
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -l on-cpu -d 'Sample where CPU time goes (the default)'
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -l off-cpu -d 'Measure where threads block, and for how long, instead'
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -l both -d 'Both, in one flame graph under [on-cpu] and [off-cpu], in microseconds'
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -l no-kernel -d 'Leave out kernel frames'
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -l per-thread -d 'Keep threads apart (each thread its own root; `t` toggles in the view)'
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -l no-tui -d 'Do not start the terminal view even on a terminal'
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -l json -d 'Print machine-readable JSON instead of text'
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -s q -l quiet -d 'Print nothing but results and errors (no progress, no notes)'
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dflow -n "__fish_dflow_using_subcommand query" -l color -d 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is not set'
 always\t'Always colour'
 never\t'Never colour'"
@@ -87,11 +113,12 @@ never\t'Never colour'"
 complete -c dflow -n "__fish_dflow_using_subcommand replay" -l json -d 'Print machine-readable JSON instead of text'
 complete -c dflow -n "__fish_dflow_using_subcommand replay" -s q -l quiet -d 'Print nothing but results and errors (no progress, no notes)'
 complete -c dflow -n "__fish_dflow_using_subcommand replay" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor query sessions replay help" -f -a "doctor" -d 'Check whether this host can run dflow\'s probes'
-complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor query sessions replay help" -f -a "query" -d 'Ask a session file (or several) questions in SQL'
-complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor query sessions replay help" -f -a "sessions" -d 'List, inspect and delete session files'
-complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor query sessions replay help" -f -a "replay" -d 'Show a stored session again, as the live capture showed it'
-complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor query sessions replay help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor profile query sessions replay help" -f -a "doctor" -d 'Check whether this host can run dflow\'s probes'
+complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor profile query sessions replay help" -f -a "profile" -d 'Where processes spend CPU time, and where their threads block'
+complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor profile query sessions replay help" -f -a "query" -d 'Ask a session file (or several) questions in SQL'
+complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor profile query sessions replay help" -f -a "sessions" -d 'List, inspect and delete session files'
+complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor profile query sessions replay help" -f -a "replay" -d 'Show a stored session again, as the live capture showed it'
+complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor profile query sessions replay help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c dflow -n "__fish_dflow_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "list" -d 'List sessions: kind, host, time span, size, events and losses (the default)'
 complete -c dflow -n "__fish_dflow_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "show" -d 'Everything a session file says about itself'
 complete -c dflow -n "__fish_dflow_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "rm" -d 'Delete session files (each with its write-ahead log)'

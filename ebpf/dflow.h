@@ -61,6 +61,14 @@ struct dflow_stack_value {
 };
 _Static_assert(sizeof(struct dflow_stack_value) == 16, "dflow_stack_value layout");
 
+/* profile.bpf.c: a process sampled for the first time, so userspace can
+ * snapshot its mappings and name while it is alive. */
+struct dflow_new_pid {
+	__u32 pid;
+	char comm[DFLOW_COMM_LEN]; /* of the thread that was sampled */
+};
+_Static_assert(sizeof(struct dflow_new_pid) == 20, "dflow_new_pid layout");
+
 /* Key of the `dflow_comms` filter map: a task comm, NUL-padded. */
 struct dflow_comm_key {
 	char comm[DFLOW_COMM_LEN];

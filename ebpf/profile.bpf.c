@@ -59,6 +59,39 @@ struct {
 	__type(value, struct blocked);
 } dflow_blocked SEC(".maps");
 
+/* Processes announced on dflow_new_pids. LRU: a long profile of a busy
+ * host forgets the oldest, which are then announced again (harmless). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 16384);
+	__type(key, __u32);
+	__type(value, __u8);
+} dflow_known_pids SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 64 * 1024);
+} dflow_new_pids SEC(".maps");
+
+/* Once per process: tell userspace, which reads its /proc entries at once
+ * (the aggregated counts are only read every second or so, by when a
+ * short-lived process may be gone). */
+static __always_inline void announce(__u32 tgid)
+{
+	__u8 one = 1;
+	struct dflow_new_pid *e;
+
+	if (bpf_map_lookup_elem(&dflow_known_pids, &tgid))
+		return;
+	bpf_map_update_elem(&dflow_known_pids, &tgid, &one, BPF_ANY);
+	e = dflow_reserve(&dflow_new_pids, struct dflow_new_pid);
+	if (!e)
+		return;
+	e->pid = tgid;
+	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	dflow_submit(e);
+}
+
 static __always_inline void add(void *map, struct dflow_stack_key *key, __u64 ns)
 {
 	struct dflow_stack_value *v = bpf_map_lookup_elem(map, key);
@@ -93,6 +126,7 @@ int dflow_on_cpu(struct bpf_perf_event_data *ctx)
 
 	if (tgid == 0 || !dflow_task_wanted(tgid)) /* 0: the idle task */
 		return 0;
+	announce(tgid);
 	key.pid = tgid;
 	key.tid = dflow_per_thread ? (__u32)id : 0;
 	key.user_stack_id = bpf_get_stackid(ctx, &dflow_stacks, BPF_F_USER_STACK);
@@ -108,6 +142,7 @@ static __always_inline void switch_out(void *ctx, __u32 tgid, __u32 tid, __u64 n
 
 	if (tgid == 0 || !dflow_task_wanted(tgid))
 		return;
+	announce(tgid);
 	b.ts_ns = now;
 	b.pid = tgid;
 	b.user_stack_id = bpf_get_stackid(ctx, &dflow_stacks, BPF_F_USER_STACK);

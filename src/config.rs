@@ -8,7 +8,9 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{CaptureArgs, Cli, ColorWhen, Command, SessionsAction};
+use crate::cli::{CaptureArgs, Cli, ColorWhen, Command, ProfileArgs, SessionsAction};
+use crate::profile::fold::Mode;
+use crate::profile::sampler::SamplerConfig;
 use crate::store::path as store_path;
 
 /// A command line that parsed but cannot be run as given: exit code 2.
@@ -51,9 +53,14 @@ pub struct OutputConfig {
 #[derive(Debug, Clone)]
 pub enum CommandConfig {
     Doctor,
+    Profile(Box<ProfileConfig>),
     Query(QueryConfig),
     Sessions(SessionsConfig),
-    Replay { file: PathBuf },
+    Replay {
+        file: PathBuf,
+        /// Whether a terminal view can start (stdin and stdout are terminals).
+        terminal: bool,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +83,82 @@ pub enum SessionsConfig {
     List,
     Show(PathBuf),
     Rm(Vec<PathBuf>),
+}
+
+/// `dflow profile`: sample (or read a session), then show and write.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileConfig {
+    pub source: ProfileSource,
+    pub outputs: ProfileOutputs,
+    /// Show the terminal view (a terminal on stdin and stdout, no --no-tui,
+    /// no --json).
+    pub tui: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProfileSource {
+    Sample {
+        capture: CaptureConfig,
+        sampler: SamplerConfig,
+    },
+    /// `--from FILE`: a stored profile session.
+    Session(PathBuf),
+}
+
+/// Files written at the end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProfileOutputs {
+    pub svg: Option<PathBuf>,
+    pub folded: Option<PathBuf>,
+    pub pprof: Option<PathBuf>,
+}
+
+impl ProfileOutputs {
+    pub fn any(&self) -> bool {
+        self.svg.is_some() || self.folded.is_some() || self.pprof.is_some()
+    }
+}
+
+impl ProfileConfig {
+    /// `terminal`: whether stdin and stdout are both terminals.
+    pub fn from_args(
+        args: ProfileArgs,
+        output: &OutputConfig,
+        terminal: bool,
+    ) -> Result<ProfileConfig, UsageError> {
+        let outputs = ProfileOutputs {
+            svg: args.svg,
+            folded: args.folded,
+            pprof: args.pprof,
+        };
+        let tui = terminal && !args.no_tui && !output.json;
+        let source = match args.from {
+            Some(file) => ProfileSource::Session(store_path::find(&file)),
+            None => {
+                let capture = CaptureConfig::from_args(args.capture)?;
+                let mode = match (args.off_cpu, args.both) {
+                    (true, _) => Mode::OFF_CPU,
+                    (_, true) => Mode::BOTH,
+                    _ => Mode::ON_CPU,
+                };
+                let sampler = SamplerConfig {
+                    pids: capture.pids.clone(),
+                    comms: capture.comms.clone(),
+                    mode,
+                    hz: args.frequency,
+                    min_block: args.min_block,
+                    kernel_stacks: !args.no_kernel,
+                    per_thread: args.per_thread,
+                };
+                ProfileSource::Sample { capture, sampler }
+            }
+        };
+        Ok(ProfileConfig {
+            source,
+            outputs,
+            tui,
+        })
+    }
 }
 
 /// What a capture targets and where it is kept.
@@ -110,6 +193,12 @@ impl Config {
         };
         let command = match cli.command {
             Command::Doctor(_) => CommandConfig::Doctor,
+            Command::Profile(args) => {
+                let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
+                CommandConfig::Profile(Box::new(ProfileConfig::from_args(
+                    *args, &output, terminal,
+                )?))
+            }
             Command::Query(args) => {
                 let format = match (args.csv, output.json) {
                     (true, true) => return Err(UsageError::CsvAndJson),
@@ -131,6 +220,7 @@ impl Config {
             }),
             Command::Replay(args) => CommandConfig::Replay {
                 file: store_path::find(&args.file),
+                terminal: std::io::stdin().is_terminal() && std::io::stdout().is_terminal(),
             },
         };
         Ok(Config { output, command })

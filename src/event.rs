@@ -41,6 +41,23 @@ pub struct Process {
     pub service: String,
 }
 
+impl Process {
+    /// A process known only by pid and comm (one that exited before /proc
+    /// could be read, or a test's).
+    pub fn bare(pid: u32, comm: &str) -> Process {
+        Process {
+            pid,
+            start_ns: 0,
+            comm: comm.to_owned(),
+            exe: String::new(),
+            cmdline: String::new(),
+            cgroup: String::new(),
+            container_id: None,
+            service: comm.to_owned(),
+        }
+    }
+}
+
 /// Shared, so millions of spans can point at a few hundred processes.
 pub type ProcessRef = Arc<Process>;
 

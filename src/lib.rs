@@ -15,9 +15,11 @@ pub mod exit;
 pub mod output;
 pub mod privilege;
 pub mod probe;
+pub mod process;
 pub mod profile;
 pub mod signal;
 pub mod store;
+pub mod tui;
 
 /// `dflow --version`: the package version and the git commit it was built from.
 pub const VERSION: &str = concat!(

@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::os::unix::fs::PermissionsExt as _;
 use std::path::Path;
 use std::process::Command;
 
@@ -147,30 +146,12 @@ fn doctor_text_report_names_every_check() {
     assert!(!text(&plain.stdout).contains('\x1b'));
 }
 
-/// Runs dflow as nobody: a copy of the binary in a world-readable place,
-/// since the build directory may sit under root's home (mode 0700).
 #[test]
 fn doctor_without_privilege_exits_77_naming_cap_bpf() {
     if !common::root_or_skip("doctor_without_privilege_exits_77_naming_cap_bpf") {
         return;
     }
-    let dir = common::TempDir::new("nobody");
-    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let bin = dir.0.join("dflow");
-    std::fs::copy(common::dflow_bin(), &bin).unwrap();
-    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let out = Command::new("setpriv")
-        .args([
-            "--reuid=65534",
-            "--regid=65534",
-            "--clear-groups",
-            "--inh-caps=-all",
-        ])
-        .arg(&bin)
-        .args(["doctor", "--json"])
-        .current_dir(&dir.0)
-        .output()
-        .expect("run setpriv (util-linux)");
+    let out = common::dflow_as_nobody(&["doctor", "--json"]);
     let stderr = text(&out.stderr);
     assert_eq!(out.status.code(), Some(77), "stderr: {stderr}");
     let first = stderr.lines().next().unwrap_or_default();

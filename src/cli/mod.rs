@@ -14,6 +14,8 @@ const EXAMPLES: &str = "\
 Examples:
   sudo dflow doctor                      can this host run dflow? (kernel, BTF, program types, features)
   sudo dflow doctor --json               the same report as one JSON object
+  sudo dflow profile -p 1234             a live flame graph of process 1234 (q to stop)
+  sudo dflow profile -d 30s -o cpu.svg   every process for 30 s, written as an SVG flame graph
   dflow sessions                         the captures kept on this host
   dflow query S.duckdb                   the views of a session and what each column means
   dflow query S.duckdb 'SELECT endpoint, count(*) FROM spans_v GROUP BY ALL'
@@ -66,6 +68,7 @@ pub enum ColorWhen {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Doctor(DoctorArgs),
+    Profile(Box<ProfileArgs>),
     Query(QueryArgs),
     Sessions(SessionsArgs),
     Replay(ReplayArgs),
@@ -90,6 +93,100 @@ of them cannot, 77 when dflow lacks the privilege to load eBPF programs.
 #[derive(Debug, Args)]
 #[command(after_help = DOCTOR_EXAMPLES)]
 pub struct DoctorArgs {}
+
+const PROFILE_EXAMPLES: &str = "\
+Examples:
+  sudo dflow profile -p 1234
+      live flame graph of process 1234 in the terminal; q or Ctrl-C stops
+  sudo dflow profile -d 30s -o cpu.svg
+      every process for 30 s, then an SVG flame graph (open it in a browser)
+  sudo dflow profile --off-cpu -p 1234 -d 10s --folded wait.folded
+      where its threads block, in microseconds per stack
+  sudo dflow profile --comm nginx -F 999 --per-thread --pprof nginx.pb.gz
+      pprof for `go tool pprof` or Pyroscope
+  dflow profile --from S.duckdb -o cpu.svg
+      export a stored profile session without sampling again
+
+Stacks are unwound with frame pointers: code built without them (most
+distribution libraries, Rust release builds unless -C force-frame-pointers=yes)
+shows up under [truncated], and the summary names those binaries.
+Without a terminal, and without -o/--folded/--pprof, the folded stacks are
+printed on stdout at the end (with --json, one JSON object per stack sample
+as it is read).
+";
+
+/// Where processes spend CPU time, and where their threads block.
+///
+/// Samples stacks on every CPU with a software cpu-clock event (on-CPU) or
+/// measures time blocked per stack at each context switch (off-CPU), counts
+/// them in the kernel, and shows a live flame graph in the terminal. The
+/// profile is stored as a session, and can be written as an SVG flame graph,
+/// folded stacks or pprof.
+#[derive(Debug, Args)]
+#[command(after_help = PROFILE_EXAMPLES)]
+pub struct ProfileArgs {
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+
+    /// Profile every process (the default when neither -p nor --comm is given).
+    #[arg(long, conflicts_with_all = ["pids", "comms"])]
+    pub all: bool,
+
+    /// On-CPU samples per second per CPU.
+    #[arg(short = 'F', long = "frequency", value_name = "HZ", default_value_t = 99,
+          value_parser = clap::value_parser!(u32).range(1..=100_000))]
+    pub frequency: u32,
+
+    /// Sample where CPU time goes (the default).
+    #[arg(long, group = "kind")]
+    pub on_cpu: bool,
+
+    /// Measure where threads block, and for how long, instead.
+    #[arg(long, group = "kind")]
+    pub off_cpu: bool,
+
+    /// Both, in one flame graph under [on-cpu] and [off-cpu], in microseconds.
+    #[arg(long, group = "kind")]
+    pub both: bool,
+
+    /// Ignore blocks shorter than this (off-CPU).
+    #[arg(long, value_name = "DURATION", default_value = "1us", value_parser = parse_min_block)]
+    pub min_block: Duration,
+
+    /// Leave out kernel frames.
+    #[arg(long)]
+    pub no_kernel: bool,
+
+    /// Keep threads apart (each thread its own root; `t` toggles in the view).
+    #[arg(long)]
+    pub per_thread: bool,
+
+    /// Write an SVG flame graph to this file at the end.
+    #[arg(short = 'o', long = "output", value_name = "FILE.svg")]
+    pub svg: Option<PathBuf>,
+
+    /// Write folded stacks (`frame;frame;... value` per line) at the end.
+    #[arg(long, value_name = "FILE")]
+    pub folded: Option<PathBuf>,
+
+    /// Write a gzipped pprof profile at the end.
+    #[arg(long, value_name = "FILE")]
+    pub pprof: Option<PathBuf>,
+
+    /// Do not start the terminal view even on a terminal.
+    #[arg(long)]
+    pub no_tui: bool,
+
+    /// Export a stored profile session instead of sampling.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["pids", "comms", "all", "duration", "session", "no_session", "tags"])]
+    pub from: Option<PathBuf>,
+}
+
+/// `--min-block`: a duration, zero allowed (count every block).
+pub fn parse_min_block(s: &str) -> Result<Duration, String> {
+    humantime::parse_duration(s)
+        .map_err(|e| format!("{e}; expected a duration such as 1us, 50us or 1ms"))
+}
 
 const QUERY_EXAMPLES: &str = "\
 Examples:

@@ -6,9 +6,16 @@ use std::path::Path;
 
 use crate::config::OutputConfig;
 use crate::output::events;
-use crate::store::SessionSet;
+use crate::profile::fold::Profile;
+use crate::store::{SessionKind, SessionSet};
+use crate::tui::flame::{FlameState, Msg, Status};
 
-pub fn run(file: &Path, output: &OutputConfig, out: &mut impl Write) -> anyhow::Result<()> {
+pub fn run(
+    file: &Path,
+    output: &OutputConfig,
+    terminal: bool,
+    out: &mut impl Write,
+) -> anyhow::Result<()> {
     let set = SessionSet::open(&[file.to_owned()])?;
     let info = set.infos()?.remove(0);
     let replay = set.replay()?;
@@ -36,6 +43,27 @@ pub fn run(file: &Path, output: &OutputConfig, out: &mut impl Write) -> anyhow::
             events::flow_text(out, f)?;
         }
     }
+    // A profile session replays as its flame graph: the terminal view on a
+    // terminal, else the folded stacks, both through the same fold as the
+    // live run. --json keeps one object per stored sample.
+    if info.kind() == Some(SessionKind::Profile) && !output.json {
+        let stored = crate::profile::session::load(file).map_err(|e| {
+            let hint = e.hint();
+            anyhow::Error::from(e).context(hint.unwrap_or_default())
+        })?;
+        if terminal {
+            let elapsed = stored.ended_ns.unwrap_or(stored.started_ns) - stored.started_ns;
+            return flame_view(
+                &stored.profile,
+                crate::cmd::profile::replay_status(
+                    &stored.profile,
+                    stored.lost,
+                    std::time::Duration::from_nanos(elapsed.max(0) as u64),
+                ),
+            );
+        }
+        return crate::cmd::profile::print_folded(&stored.profile, out).map_err(Into::into);
+    }
     for s in &replay.samples {
         if output.json {
             events::sample_json(out, s)?;
@@ -44,5 +72,17 @@ pub fn run(file: &Path, output: &OutputConfig, out: &mut impl Write) -> anyhow::
         }
     }
     out.flush()?;
+    Ok(())
+}
+
+/// The flame graph view over a finished profile, until the user quits.
+pub fn flame_view(profile: &Profile, status: Status) -> anyhow::Result<()> {
+    use anyhow::Context as _;
+    let mut tui = crate::tui::terminal::Tui::enter().context("cannot start the terminal view")?;
+    let mut state = FlameState::new(false);
+    state.update(Msg::Profile(profile.clone()));
+    state.update(Msg::Status(status));
+    tui.draw(|frame| crate::tui::flame::render(&state, frame))?;
+    while !crate::tui::pump(&mut tui, &mut state, std::time::Duration::from_secs(3600))? {}
     Ok(())
 }

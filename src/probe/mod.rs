@@ -76,6 +76,8 @@ pub enum ProbeError {
     Tracefs(#[from] tracefs::TracefsError),
     #[error("cannot start the ring buffer drain thread")]
     Thread(#[source] io::Error),
+    #[error("cannot list the online CPUs")]
+    Cpus(#[source] io::Error),
 }
 
 impl ProbeError {

@@ -85,6 +85,9 @@ impl Wire for SyscallRecord {
 /// A stack id profile.bpf.c did not ask for (`DFLOW_NO_STACK`).
 pub const NO_STACK: i32 = -1000;
 
+/// Frames the kernel keeps per stack (`DFLOW_STACK_DEPTH`).
+pub const STACK_DEPTH: usize = 127;
+
 /// `struct dflow_stack_key`: what profile.bpf.c aggregates samples by.
 /// Negative stack ids are the kernel's error (-EFAULT: no such stack).
 #[repr(C)]
@@ -113,6 +116,34 @@ const _: () = assert!(size_of::<StackValue>() == 16);
 unsafe impl aya::Pod for StackKey {}
 // SAFETY: as above.
 unsafe impl aya::Pod for StackValue {}
+
+/// `struct dflow_new_pid`: a process profile.bpf.c sampled for the first time.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct NewPidRecord {
+    pub pid: u32,
+    pub comm: [u8; COMM_LEN],
+}
+const _: () = assert!(size_of::<NewPidRecord>() == 20);
+
+/// A newly seen process: its pid and the comm of the sampled thread.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewPid {
+    pub pid: u32,
+    pub comm: String,
+}
+
+impl Wire for NewPidRecord {
+    type Event = NewPid;
+
+    fn decode(bytes: &[u8]) -> Option<NewPid> {
+        let r: NewPidRecord = read(bytes)?;
+        Some(NewPid {
+            pid: r.pid,
+            comm: c_string(&r.comm),
+        })
+    }
+}
 
 /// `struct dflow_comm_key`: key of the `dflow_comms` filter map.
 #[repr(C)]

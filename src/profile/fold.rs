@@ -271,12 +271,17 @@ impl Profile {
             s.truncated_of += weight;
             if let Some(i) = k.stack.iter().position(|f| f.function == TRUNCATED) {
                 s.truncated += weight;
-                if let Some(next) = k.stack.get(i + 1).filter(|f| !f.kernel) {
+                // The outermost frame from a known binary: unwinding stopped
+                // in or just above it (an unresolvable address comes first
+                // when the walk went astray).
+                if let Some(next) = k.stack[i + 1..].iter().find(|f| {
+                    !f.kernel && f.module.starts_with('/') && !f.module.starts_with("/memfd:")
+                }) {
                     lacking.insert(next.module.clone());
                 }
             }
         }
-        s.lacking_frame_pointers = lacking.into_iter().filter(|m| m.starts_with('/')).collect();
+        s.lacking_frame_pointers = lacking.into_iter().collect();
         s.processes = processes.len();
         s
     }
@@ -372,7 +377,7 @@ impl FrameKind {
     }
 }
 
-/// Shared empty stack for a sample whose stacks were all lost.
+/// A stack of frames, root first.
 pub fn stack(frames: Vec<Frame>) -> Stack {
     Arc::from(frames)
 }
@@ -383,16 +388,7 @@ mod tests {
     use crate::event::Process;
 
     fn process(pid: u32, comm: &str) -> ProcessRef {
-        Arc::new(Process {
-            pid,
-            start_ns: 0,
-            comm: comm.to_owned(),
-            exe: String::new(),
-            cmdline: String::new(),
-            cgroup: String::new(),
-            container_id: None,
-            service: comm.to_owned(),
-        })
+        Arc::new(Process::bare(pid, comm))
     }
 
     fn frame(name: &str, module: &str) -> Frame {

@@ -3,5 +3,8 @@
 //! folded, pprof, the terminal view), live and from a session alike.
 
 pub mod fold;
+pub mod output;
+pub mod sampler;
+pub mod session;
 pub mod symbolize;
 pub mod tree;

@@ -4,6 +4,7 @@
 
 use std::path::PathBuf;
 
+pub mod burn;
 pub mod fixtures;
 
 /// Whether this test may load probes. Without root it is skipped, unless
@@ -56,4 +57,28 @@ impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
     }
+}
+
+/// Runs dflow as nobody without capabilities: a copy of the binary in a
+/// world-readable place, since the build directory may sit under root's
+/// home (mode 0700).
+pub fn dflow_as_nobody(args: &[&str]) -> std::process::Output {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = TempDir::new("nobody");
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let bin = dir.0.join("dflow");
+    std::fs::copy(dflow_bin(), &bin).unwrap();
+    std::fs::set_permissions(&bin, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::process::Command::new("setpriv")
+        .args([
+            "--reuid=65534",
+            "--regid=65534",
+            "--clear-groups",
+            "--inh-caps=-all",
+        ])
+        .arg(&bin)
+        .args(args)
+        .current_dir(&dir.0)
+        .output()
+        .expect("run setpriv (util-linux)")
 }

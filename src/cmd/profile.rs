@@ -1,0 +1,501 @@
+//! `dflow profile`: sample stacks (or read a stored profile), show them
+//! live, and write the SVG, folded and pprof files at the end.
+//!
+//! One loop for both front ends: every [`TICK`] newly sampled processes are
+//! read from /proc, every [`POLL`] the kernel's counts are read into the
+//! [`Profile`] and the session; the terminal view (or nothing, without a
+//! terminal) gets the profile and a status after each poll.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use crate::config::{CaptureConfig, OutputConfig, ProfileConfig, ProfileOutputs, ProfileSource};
+use crate::output::events;
+use crate::profile::fold::{Folded, Mode, Profile, Roots, Summary};
+use crate::profile::output::{self as files, OutputError, PprofMeta, SvgOptions};
+use crate::profile::sampler::{Sampler, SamplerConfig};
+use crate::profile::session as stored;
+use crate::signal::Shutdown;
+use crate::store::writer::unix_ns_now;
+use crate::store::{SessionKind, SessionMeta, SessionWriter, path as store_path};
+use crate::tui::flame::{FlameState, Status};
+
+/// How often new processes are looked up and keys read.
+const TICK: Duration = Duration::from_millis(20);
+/// How often the kernel's counts are read.
+const POLL: Duration = Duration::from_secs(1);
+/// Symbolization that takes longer than this gets a progress bar.
+const PROGRESS_AFTER: Duration = Duration::from_millis(500);
+
+pub fn run(config: &ProfileConfig, output: &OutputConfig) -> anyhow::Result<()> {
+    match &config.source {
+        ProfileSource::Session(file) => from_session(file, config, output),
+        ProfileSource::Sample { capture, sampler } => sample(capture, sampler, config, output),
+    }
+}
+
+/// `--from FILE`: the stored profile through the same fold and outputs.
+fn from_session(file: &Path, config: &ProfileConfig, output: &OutputConfig) -> anyhow::Result<()> {
+    let stored = stored::load(file).map_err(|e| {
+        let hint = e.hint();
+        anyhow::Error::from(e).context(hint.unwrap_or_default())
+    })?;
+    let meta = PprofMeta {
+        mode: stored.profile.mode(),
+        hz: stored.profile.hz(),
+        start_ns: stored.started_ns,
+        duration_ns: stored.ended_ns.unwrap_or(stored.started_ns) - stored.started_ns,
+    };
+    let title = format!("dflow profile of {}", file.display());
+    if config.tui && !config.outputs.any() {
+        let elapsed = Duration::from_nanos(meta.duration_ns.max(0) as u64);
+        let status = replay_status(&stored.profile, stored.lost, elapsed);
+        return crate::cmd::replay::flame_view(&stored.profile, status);
+    }
+    finish_outputs(
+        &stored.profile,
+        &config.outputs,
+        &meta,
+        &title,
+        false,
+        output,
+    )
+}
+
+/// A stored profile with no file outputs and no terminal: folded on stdout.
+pub fn print_folded(profile: &Profile, out: &mut impl Write) -> io::Result<()> {
+    profile.fold(Roots::Process).write(out)?;
+    out.flush()
+}
+
+/// The status bar of a stored profile.
+pub fn replay_status(profile: &Profile, lost: u64, elapsed: Duration) -> Status {
+    Status {
+        live: false,
+        lost,
+        ..status_of(profile, elapsed)
+    }
+}
+
+fn status_of(profile: &Profile, elapsed: Duration) -> Status {
+    let summary = profile.summary();
+    Status {
+        hz: profile.hz(),
+        mode: profile.mode().name().to_owned(),
+        samples: summary.samples,
+        lost: 0,
+        truncated_pct: summary.truncated_pct(),
+        self_cpu_pct: 0.0,
+        self_rss_bytes: 0,
+        elapsed,
+        live: true,
+        note: None,
+    }
+}
+
+fn sample(
+    capture: &CaptureConfig,
+    sampler_config: &SamplerConfig,
+    config: &ProfileConfig,
+    output: &OutputConfig,
+) -> anyhow::Result<()> {
+    crate::privilege::require_probes("profile")?;
+    let shutdown = Shutdown::install().context("cannot handle Ctrl-C")?;
+    let started = Instant::now();
+    let started_ns = unix_ns_now();
+    let mut sampler = Sampler::start(sampler_config.clone())?;
+    let mode = sampler_config.mode;
+    let hz = sampler_config.hz;
+    if !config.tui && !output.quiet {
+        eprintln!(
+            "dflow: sampling {} of {} at {hz} Hz{}; Ctrl-C stops",
+            mode.name(),
+            target_text(capture),
+            capture
+                .duration
+                .map(|d| format!(" for {}", humantime::format_duration(d)))
+                .unwrap_or_default(),
+        );
+    }
+    // The session opens after sampling starts: DuckDB's start-up is not
+    // in the way of the first samples.
+    let writer = open_session(capture, mode, hz)?;
+
+    let mut profile = Profile::new(mode, hz);
+    let mut view = config.tui.then(LiveView::start).transpose()?;
+    let deadline = capture.duration.map(|d| started + d);
+    let mut next_poll = started + POLL;
+    let mut note = None;
+    let mut usage = Usage::new();
+    let stdout = io::stdout();
+    let mut json_out = output.json.then(|| stdout.lock());
+    loop {
+        if let Some(view) = &mut view {
+            if view.wait_key(TICK)? {
+                break;
+            }
+        } else {
+            std::thread::sleep(TICK);
+        }
+        sampler.discover();
+        let now = Instant::now();
+        if shutdown.requested() || deadline.is_some_and(|d| now >= d) {
+            break;
+        }
+        if let Some(gone) = all_targets_gone(capture) {
+            note = Some(gone);
+            break;
+        }
+        if now >= next_poll {
+            next_poll += POLL;
+            let samples = sampler.poll(&mut |_, _| {})?;
+            absorb(&mut profile, samples, writer.as_ref(), json_out.as_mut())?;
+            if let Some(view) = &mut view {
+                let mut status = status_of(&profile, started.elapsed());
+                status.lost = sampler.counters()?.lost;
+                (status.self_cpu_pct, status.self_rss_bytes) = usage.sample();
+                view.show(&profile, status)?;
+            }
+        }
+    }
+    // Back to the normal screen before the last read, so its progress bar
+    // and the summary are seen.
+    drop(view);
+    let progress = Progress::new(output.quiet);
+    let samples = sampler.poll(&mut |done, total| progress.update(done, total))?;
+    progress.done();
+    absorb(&mut profile, samples, writer.as_ref(), json_out.as_mut())?;
+    let counters = sampler.finish()?;
+    let duration_ns = unix_ns_now() - started_ns;
+    let session = match writer {
+        Some(writer) => {
+            let path = writer.path().to_owned();
+            writer.finish(vec![("profile".to_owned(), counters)])?;
+            Some(path)
+        }
+        None => None,
+    };
+    if !output.quiet {
+        if let Some(note) = &note {
+            eprintln!("dflow: {note}; the profile covers what was sampled until then");
+        }
+        print_summary(
+            &profile.summary(),
+            mode,
+            counters.lost,
+            hz,
+            started.elapsed(),
+        );
+    }
+    let meta = PprofMeta {
+        mode,
+        hz,
+        start_ns: started_ns,
+        duration_ns,
+    };
+    let title = format!("dflow profile of {}", target_text(capture));
+    let written = finish_outputs(&profile, &config.outputs, &meta, &title, config.tui, output);
+    if let Some(path) = session
+        && !output.quiet
+    {
+        eprintln!("dflow: session {}", path.display());
+    }
+    written
+}
+
+fn target_text(capture: &CaptureConfig) -> String {
+    let mut parts: Vec<String> = capture.pids.iter().map(|p| format!("pid {p}")).collect();
+    parts.extend(capture.comms.iter().map(|c| format!("comm {c}")));
+    if parts.is_empty() {
+        "all processes".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// With only pids as targets (no --comm, which new processes can match),
+/// a note once every one of them has exited.
+fn all_targets_gone(capture: &CaptureConfig) -> Option<String> {
+    if capture.pids.is_empty() || !capture.comms.is_empty() {
+        return None;
+    }
+    let alive = capture
+        .pids
+        .iter()
+        .any(|pid| Path::new("/proc").join(pid.to_string()).exists());
+    (!alive).then(|| match capture.pids.as_slice() {
+        [one] => format!("process {one} exited"),
+        many => format!("all {} processes exited", many.len()),
+    })
+}
+
+fn open_session(
+    capture: &CaptureConfig,
+    mode: Mode,
+    hz: u32,
+) -> anyhow::Result<Option<SessionWriter>> {
+    let meta = SessionMeta::now(SessionKind::Profile);
+    let Some(path) = store_path::resolve(&capture.session, SessionKind::Profile, &meta.host)?
+    else {
+        return Ok(None);
+    };
+    let writer = SessionWriter::create(&path, meta)?;
+    for (key, value) in &capture.tags {
+        writer.label("session", 0, key, value);
+    }
+    stored::label(&writer, mode, hz);
+    Ok(Some(writer))
+}
+
+fn absorb(
+    profile: &mut Profile,
+    samples: Vec<crate::event::Sample>,
+    writer: Option<&SessionWriter>,
+    json: Option<&mut io::StdoutLock<'_>>,
+) -> io::Result<()> {
+    profile.extend(&samples);
+    if let Some(out) = json {
+        for s in &samples {
+            events::sample_json(out, s)?;
+        }
+        out.flush()?;
+    }
+    if let Some(writer) = writer {
+        writer.samples(samples);
+    }
+    Ok(())
+}
+
+fn print_summary(s: &Summary, mode: Mode, lost: u64, hz: u32, elapsed: Duration) {
+    let mut what = Vec::new();
+    if mode.on_cpu {
+        what.push(format!("{} samples at {hz} Hz", s.samples));
+    }
+    if mode.off_cpu {
+        what.push(format!("{:.3} s blocked", s.blocked_ns as f64 / 1e9));
+    }
+    let mut line = format!(
+        "dflow: {} of {} process{} in {:.1} s",
+        what.join(" and "),
+        s.processes,
+        if s.processes == 1 { "" } else { "es" },
+        elapsed.as_secs_f64()
+    );
+    line.push_str(&format!(", {lost} lost"));
+    eprintln!("{line}");
+    if s.truncated > 0 {
+        let mut line = format!(
+            "dflow: {:.1}% of stacks truncated (unwound with frame pointers)",
+            s.truncated_pct()
+        );
+        // The first few; the session and --folded output keep every stack.
+        const SHOWN: usize = 4;
+        let lacking = &s.lacking_frame_pointers;
+        if !lacking.is_empty() {
+            line.push_str(&format!(
+                "; built without them: {}",
+                lacking[..lacking.len().min(SHOWN)].join(", ")
+            ));
+            if lacking.len() > SHOWN {
+                line.push_str(&format!(" and {} more", lacking.len() - SHOWN));
+            }
+        }
+        eprintln!("{line}");
+    }
+}
+
+/// Writes each requested file; one failing does not stop the others. With
+/// no file requested and no terminal view, the folded stacks go to stdout.
+fn finish_outputs(
+    profile: &Profile,
+    outputs: &ProfileOutputs,
+    meta: &PprofMeta,
+    title: &str,
+    tui: bool,
+    output: &OutputConfig,
+) -> anyhow::Result<()> {
+    let folded = profile.fold(Roots::Process);
+    if !outputs.any() {
+        // The terminal view showed it; --json streamed it.
+        if tui || output.json {
+            return Ok(());
+        }
+        let stdout = io::stdout();
+        let mut out = stdout.lock();
+        folded.write(&mut out)?;
+        return out.flush().map_err(Into::into);
+    }
+    let mut failed = Vec::new();
+    let mut wrote = Vec::new();
+    if let Some(path) = &outputs.folded {
+        match write_file(path, |out| {
+            files::write_folded(&folded, out).map_err(OutputError::from)
+        }) {
+            Ok(()) => wrote.push(path.display().to_string()),
+            Err(e) => failed.push(e),
+        }
+    }
+    if let Some(path) = &outputs.pprof {
+        match write_file(path, |out| files::write_pprof(&folded, meta, out)) {
+            Ok(()) => wrote.push(path.display().to_string()),
+            Err(e) => failed.push(e),
+        }
+    }
+    if let Some(path) = &outputs.svg {
+        if folded.stacks.is_empty() {
+            if !output.quiet {
+                eprintln!("dflow: no samples, so no flame graph in {}", path.display());
+            }
+        } else {
+            let opts = svg_options(&folded, title, meta);
+            match write_file(path, |out| files::write_svg(&folded, &opts, out)) {
+                Ok(()) => wrote.push(path.display().to_string()),
+                Err(e) => failed.push(e),
+            }
+        }
+    }
+    if !wrote.is_empty() && !output.quiet {
+        eprintln!("dflow: wrote {}", wrote.join(", "));
+    }
+    match failed.into_iter().next() {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+fn svg_options(folded: &Folded, title: &str, meta: &PprofMeta) -> SvgOptions {
+    SvgOptions {
+        title: title.to_owned(),
+        subtitle: Some(format!(
+            "{} at {} Hz, {} {}",
+            meta.mode.name(),
+            meta.hz,
+            folded.total(),
+            folded.weight.unit()
+        )),
+    }
+}
+
+/// Writes through a buffer, naming the file in any error.
+fn write_file(
+    path: &Path,
+    write: impl FnOnce(&mut BufWriter<File>) -> Result<(), OutputError>,
+) -> anyhow::Result<()> {
+    let context = || format!("cannot write {}", path.display());
+    let file = File::create(path).with_context(context)?;
+    let mut out = BufWriter::new(file);
+    write(&mut out).with_context(context)?;
+    out.flush().with_context(context)?;
+    Ok(())
+}
+
+/// dflow's own CPU share since the previous reading, and its RSS.
+struct Usage {
+    at: Instant,
+    cpu: Duration,
+}
+
+impl Usage {
+    fn new() -> Usage {
+        Usage {
+            at: Instant::now(),
+            cpu: crate::process::own_usage().map_or(Duration::ZERO, |(cpu, _)| cpu),
+        }
+    }
+
+    fn sample(&mut self) -> (f64, u64) {
+        let Some((cpu, rss)) = crate::process::own_usage() else {
+            return (0.0, 0);
+        };
+        let wall = self.at.elapsed().as_secs_f64();
+        let pct = if wall > 0.0 {
+            100.0 * cpu.saturating_sub(self.cpu).as_secs_f64() / wall
+        } else {
+            0.0
+        };
+        self.at = Instant::now();
+        self.cpu = cpu;
+        (pct, rss)
+    }
+}
+
+/// A progress bar on stderr for symbolization, shown only once it has
+/// taken longer than [`PROGRESS_AFTER`] and only on a terminal.
+struct Progress {
+    bar: ProgressBar,
+    started: Instant,
+    enabled: bool,
+}
+
+impl Progress {
+    fn new(quiet: bool) -> Progress {
+        use std::io::IsTerminal as _;
+        Progress {
+            bar: ProgressBar::hidden(),
+            started: Instant::now(),
+            enabled: !quiet && io::stderr().is_terminal(),
+        }
+    }
+
+    fn update(&self, done: usize, total: usize) {
+        if !self.enabled || self.started.elapsed() < PROGRESS_AFTER {
+            return;
+        }
+        if self.bar.is_hidden() {
+            self.bar.set_style(
+                ProgressStyle::with_template("symbolizing {bar:40} {pos}/{len} stacks {eta}")
+                    .expect("a valid template"),
+            );
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+        }
+        self.bar.set_length(total as u64);
+        self.bar.set_position(done as u64);
+    }
+
+    fn done(&self) {
+        self.bar.finish_and_clear();
+    }
+}
+
+/// The live terminal view: restores the terminal when dropped.
+struct LiveView {
+    terminal: crate::tui::terminal::Tui,
+    state: FlameState,
+}
+
+impl LiveView {
+    fn start() -> anyhow::Result<LiveView> {
+        let terminal =
+            crate::tui::terminal::Tui::enter().context("cannot start the terminal view")?;
+        let mut view = LiveView {
+            terminal,
+            state: FlameState::new(true),
+        };
+        view.draw()?;
+        Ok(view)
+    }
+
+    fn draw(&mut self) -> io::Result<()> {
+        let state = &self.state;
+        self.terminal
+            .draw(|frame| crate::tui::flame::render(state, frame))?;
+        Ok(())
+    }
+
+    fn show(&mut self, profile: &Profile, status: Status) -> io::Result<()> {
+        self.state
+            .update(crate::tui::flame::Msg::Profile(profile.clone()));
+        self.state.update(crate::tui::flame::Msg::Status(status));
+        self.draw()
+    }
+
+    /// Handles keys for up to `timeout`; true when the user quits.
+    fn wait_key(&mut self, timeout: Duration) -> io::Result<bool> {
+        crate::tui::pump(&mut self.terminal, &mut self.state, timeout)
+    }
+}
