@@ -136,8 +136,19 @@ fn on_cpu_shares_svg_pprof_session_and_replay() {
     for name in ["hot", "cold", "main"] {
         assert!(svg.contains(&format!(">{name} (")), "{name} not in the SVG");
     }
-    let pprof = std::fs::read(&pprof_path).unwrap();
-    assert_eq!(&pprof[..2], &[0x1f, 0x8b], "pprof is not gzipped");
+    // The pprof holds the same samples as the folded file.
+    let mut pprof = Vec::new();
+    flate2::read::GzDecoder::new(std::fs::File::open(&pprof_path).unwrap())
+        .read_to_end(&mut pprof)
+        .expect("pprof is gzipped");
+    let pprof = <dflow::profile::output::pprof::Profile as prost::Message>::decode(&pprof[..])
+        .expect("pprof decodes as profile.proto");
+    let folded_total: i64 = folded
+        .lines()
+        .map(|l| l.rsplit_once(' ').unwrap().1.parse::<i64>().unwrap())
+        .sum();
+    let pprof_total: i64 = pprof.sample.iter().map(|s| s.value[0]).sum();
+    assert_eq!(pprof_total, folded_total);
 
     // The stored session folds to the same stacks, via --from and replay.
     let from_path = dir.0.join("from.folded");
