@@ -47,9 +47,11 @@ pub struct Drain {
 }
 
 impl Drain {
+    /// Drains `ring` every `interval` (normally [`DRAIN_INTERVAL`]).
     pub(super) fn start<W: Wire>(
         name: &str,
         ring: RingBuf<MapData>,
+        interval: Duration,
     ) -> std::io::Result<(Drain, Receiver<Vec<W::Event>>)> {
         let (tx, rx) = sync_channel(CHANNEL_BATCHES);
         let shared = Arc::new(Shared::default());
@@ -57,7 +59,7 @@ impl Drain {
             .name(format!("drain-{name}"))
             .spawn({
                 let shared = Arc::clone(&shared);
-                move || run::<W>(ring, &tx, &shared)
+                move || run::<W>(ring, &tx, &shared, interval)
             })?;
         Ok((
             Drain {
@@ -96,7 +98,12 @@ impl Drop for Drain {
     }
 }
 
-fn run<W: Wire>(mut ring: RingBuf<MapData>, tx: &SyncSender<Vec<W::Event>>, shared: &Shared) {
+fn run<W: Wire>(
+    mut ring: RingBuf<MapData>,
+    tx: &SyncSender<Vec<W::Event>>,
+    shared: &Shared,
+    interval: Duration,
+) {
     loop {
         // Read the flag before the pass: a stop requested during the pass
         // still gets one more, so nothing submitted before it is left behind.
@@ -119,7 +126,7 @@ fn run<W: Wire>(mut ring: RingBuf<MapData>, tx: &SyncSender<Vec<W::Event>>, shar
         if stopping {
             return;
         }
-        std::thread::sleep(DRAIN_INTERVAL);
+        std::thread::sleep(interval);
     }
 }
 

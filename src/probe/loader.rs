@@ -360,13 +360,23 @@ impl Probe {
         &mut self,
         map: &str,
     ) -> Result<std::sync::mpsc::Receiver<Vec<W::Event>>, ProbeError> {
+        self.ring_every::<W>(map, super::DRAIN_INTERVAL)
+    }
+
+    /// [`Probe::ring`] drained every `interval`, for a ring that carries
+    /// few events (fewer wake-ups of dflow).
+    pub fn ring_every<W: Wire>(
+        &mut self,
+        map: &str,
+        interval: std::time::Duration,
+    ) -> Result<std::sync::mpsc::Receiver<Vec<W::Event>>, ProbeError> {
         let object = self.object;
         let taken = self.ebpf().take_map(map).ok_or_else(|| ProbeError::NoMap {
             object,
             map: map.to_owned(),
         })?;
         let ring = RingBuf::try_from(taken).map_err(self.map_error(map))?;
-        let (drain, rx) = Drain::start::<W>(map, ring).map_err(ProbeError::Thread)?;
+        let (drain, rx) = Drain::start::<W>(map, ring, interval).map_err(ProbeError::Thread)?;
         self.drains.push(drain);
         Ok(rx)
     }

@@ -104,7 +104,10 @@ impl Sampler {
                 ),
             ],
         )?;
-        let new_pids = probe.ring::<NewPidRecord>("dflow_new_pids")?;
+        // A few events a second at most: 10 ms keeps dflow mostly asleep,
+        // and a new process is still read well within its first second.
+        let new_pids =
+            probe.ring_every::<NewPidRecord>("dflow_new_pids", Duration::from_millis(10))?;
         let mut sampler = Sampler {
             probe,
             new_pids,
