@@ -127,7 +127,10 @@ fn sample(
     let writer = open_session(capture, mode, hz)?;
 
     let mut profile = Profile::new(mode, hz);
-    let mut view = config.tui.then(LiveView::start).transpose()?;
+    let mut view = config
+        .tui
+        .then(|| LiveView::start(status_of(&profile, Duration::ZERO)))
+        .transpose()?;
     let deadline = capture.duration.map(|d| started + d);
     let mut next_poll = started + POLL;
     let mut note = None;
@@ -147,9 +150,25 @@ fn sample(
         if shutdown.requested() || deadline.is_some_and(|d| now >= d) {
             break;
         }
-        if let Some(gone) = all_targets_gone(capture) {
+        if note.is_none()
+            && let Some(gone) = all_targets_gone(capture)
+        {
+            let Some(view) = &mut view else {
+                note = Some(gone);
+                break;
+            };
+            // The view stays up with the last of the profile until q: the
+            // user is likely looking at it.
+            let samples = sampler.poll(&mut |_, _| {})?;
+            absorb(&mut profile, samples, writer.as_ref(), json_out.as_mut())?;
+            let mut status = status_of(&profile, started.elapsed());
+            status.lost = sampler.counters()?.lost;
+            status.note = Some(format!("{gone}; q quits"));
+            view.show(&profile, status)?;
             note = Some(gone);
-            break;
+        }
+        if note.is_some() {
+            continue;
         }
         if now >= next_poll {
             next_poll += POLL;
@@ -469,13 +488,14 @@ struct LiveView {
 }
 
 impl LiveView {
-    fn start() -> anyhow::Result<LiveView> {
+    fn start(status: Status) -> anyhow::Result<LiveView> {
         let terminal =
             crate::tui::terminal::Tui::enter().context("cannot start the terminal view")?;
         let mut view = LiveView {
             terminal,
             state: FlameState::new(true),
         };
+        view.state.update(crate::tui::flame::Msg::Status(status));
         view.draw()?;
         Ok(view)
     }
