@@ -12,6 +12,7 @@ use std::process::ExitCode;
 use crate::config::UsageError;
 use crate::privilege::{Cap, MissingPrivilege};
 use crate::probe::ProbeError;
+use crate::profile::session::SessionProfileError;
 use crate::store::StoreError;
 
 pub const FAILURE: u8 = 1;
@@ -28,6 +29,9 @@ pub fn classify(err: &anyhow::Error) -> (u8, Option<String>) {
             return (USAGE, Some(e.hint().to_owned()));
         }
         if let Some(e) = cause.downcast_ref::<StoreError>() {
+            return (FAILURE, e.hint().map(str::to_owned));
+        }
+        if let Some(e) = cause.downcast_ref::<SessionProfileError>() {
             return (FAILURE, e.hint().map(str::to_owned));
         }
         if let Some(e) = cause.downcast_ref::<ProbeError>()

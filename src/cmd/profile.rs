@@ -41,10 +41,7 @@ pub fn run(config: &ProfileConfig, output: &OutputConfig) -> anyhow::Result<()> 
 
 /// `--from FILE`: the stored profile through the same fold and outputs.
 fn from_session(file: &Path, config: &ProfileConfig, output: &OutputConfig) -> anyhow::Result<()> {
-    let stored = stored::load(file).map_err(|e| {
-        let hint = e.hint();
-        anyhow::Error::from(e).context(hint.unwrap_or_default())
-    })?;
+    let stored = stored::load(file)?;
     let meta = PprofMeta {
         mode: stored.profile.mode(),
         hz: stored.profile.hz(),

@@ -47,10 +47,7 @@ pub fn run(
     // terminal, else the folded stacks, both through the same fold as the
     // live run. --json keeps one object per stored sample.
     if info.kind() == Some(SessionKind::Profile) && !output.json {
-        let stored = crate::profile::session::load(file).map_err(|e| {
-            let hint = e.hint();
-            anyhow::Error::from(e).context(hint.unwrap_or_default())
-        })?;
+        let stored = crate::profile::session::load(file)?;
         if terminal {
             let elapsed = stored.ended_ns.unwrap_or(stored.started_ns) - stored.started_ns;
             return flame_view(
