@@ -75,6 +75,7 @@ fn on_cpu_shares_svg_pprof_session_and_replay() {
     if !common::root_or_skip("on_cpu_shares_svg_pprof_session_and_replay") {
         return;
     }
+    let _cpu = common::cpu_measurement();
     let dir = common::TempDir::new("profile-oncpu");
     let bin = burn::build(&dir.0);
     let mut target = burn::spawn(&bin, &["burn", "6"]);
@@ -179,6 +180,7 @@ fn off_cpu_time_of_naps_and_the_target_exiting() {
     if !common::root_or_skip("off_cpu_time_of_naps_and_the_target_exiting") {
         return;
     }
+    let _cpu = common::cpu_measurement();
     let dir = common::TempDir::new("profile-offcpu");
     let bin = burn::build(&dir.0);
     let mut target = burn::spawn(&bin, &["nap"]);

@@ -68,6 +68,7 @@ fn on_cpu_samples_land_where_the_cpu_time_goes() {
     if !common::root_or_skip("on_cpu_samples_land_where_the_cpu_time_goes") {
         return;
     }
+    let _cpu = common::cpu_measurement();
     let dir = common::TempDir::new("oncpu");
     let bin = burn::build(&dir.0);
     let syms = symbols(&bin);
@@ -159,6 +160,7 @@ fn off_cpu_time_adds_up_to_the_sleep() {
     if !common::root_or_skip("off_cpu_time_adds_up_to_the_sleep") {
         return;
     }
+    let _cpu = common::cpu_measurement();
     off_cpu_through(|probe| probe.attach_btf_tracepoint("dflow_off_btf", "sched_switch"));
 }
 
@@ -168,6 +170,7 @@ fn off_cpu_tracepoint_fallback_agrees() {
     if !common::root_or_skip("off_cpu_tracepoint_fallback_agrees") {
         return;
     }
+    let _cpu = common::cpu_measurement();
     off_cpu_through(|probe| probe.attach_tracepoint("dflow_off_tp", "sched", "sched_switch"));
 }
 
@@ -247,6 +250,7 @@ fn sampler_marks_stacks_without_frame_pointers_truncated() {
     if !common::root_or_skip("sampler_marks_stacks_without_frame_pointers_truncated") {
         return;
     }
+    let _cpu = common::cpu_measurement();
     use dflow::profile::fold::{Mode, Profile};
     use dflow::profile::sampler::{Sampler, SamplerConfig};
 

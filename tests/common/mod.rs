@@ -82,3 +82,12 @@ pub fn dflow_as_nobody(args: &[&str]) -> std::process::Output {
         .output()
         .expect("run setpriv (util-linux)")
 }
+
+/// Held by tests that measure where CPU time goes: the test harness runs a
+/// binary's tests in parallel on 2 CPUs, and a second busy program would
+/// take CPU time from the one being profiled.
+pub fn cpu_measurement() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
