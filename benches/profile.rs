@@ -463,6 +463,13 @@ impl Workload {
     }
 }
 
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
 fn max_sample_rate() -> String {
     std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate")
         .map_or_else(|_| "?".to_owned(), |s| s.trim().to_owned())
@@ -1360,13 +1367,19 @@ fn main() {
     std::fs::create_dir_all(&dir).unwrap();
     let mut headlines = Vec::new();
     for part in &opts.parts {
+        let load_before = load_average();
         let result = match part.as_str() {
             "overhead" => overhead(&dir, &opts),
             "start" => start(&dir, &opts),
             _ => postproc(&dir, &opts),
         };
         match result {
-            Ok(lines) => {
+            Ok(mut lines) => {
+                // Other work on the machine shows here, and in the spreads.
+                lines.push(format!(
+                    "    load average       {load_before} at the start, {} at the end (1 min)",
+                    load_average()
+                ));
                 for line in &lines {
                     println!("  {line}");
                 }
