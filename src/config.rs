@@ -194,10 +194,8 @@ impl Config {
         let command = match cli.command {
             Command::Doctor(_) => CommandConfig::Doctor,
             Command::Profile(args) => {
-                let terminal = std::io::stdin().is_terminal() && std::io::stdout().is_terminal();
-                CommandConfig::Profile(Box::new(ProfileConfig::from_args(
-                    *args, &output, terminal,
-                )?))
+                let profile = ProfileConfig::from_args(*args, &output, stdio_is_terminal())?;
+                CommandConfig::Profile(Box::new(profile))
             }
             Command::Query(args) => {
                 let format = match (args.csv, output.json) {
@@ -220,7 +218,7 @@ impl Config {
             }),
             Command::Replay(args) => CommandConfig::Replay {
                 file: store_path::find(&args.file),
-                terminal: std::io::stdin().is_terminal() && std::io::stdout().is_terminal(),
+                terminal: stdio_is_terminal(),
             },
         };
         Ok(Config { output, command })
@@ -277,6 +275,11 @@ pub fn split_query_args(
         .map(|a| store_path::find(std::path::Path::new(a)))
         .collect();
     Ok((files, sql))
+}
+
+/// Whether a terminal view can start: stdin and stdout are both terminals.
+fn stdio_is_terminal() -> bool {
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
 }
 
 fn process_exists(pid: u32) -> bool {

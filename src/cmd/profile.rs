@@ -46,13 +46,11 @@ fn from_session(file: &Path, config: &ProfileConfig, output: &OutputConfig) -> a
         mode: stored.profile.mode(),
         hz: stored.profile.hz(),
         start_ns: stored.started_ns,
-        duration_ns: stored.ended_ns.unwrap_or(stored.started_ns) - stored.started_ns,
+        duration_ns: stored.duration_ns(),
     };
     let title = format!("dflow profile of {}", file.display());
     if config.tui && !config.outputs.any() {
-        let elapsed = Duration::from_nanos(meta.duration_ns.max(0) as u64);
-        let status = replay_status(&stored.profile, stored.lost, elapsed);
-        return crate::cmd::replay::flame_view(&stored.profile, status);
+        return crate::cmd::replay::flame_view(&stored);
     }
     finish_outputs(
         &stored.profile,
@@ -147,27 +145,15 @@ fn sample(
         if shutdown.requested() || deadline.is_some_and(|d| now >= d) {
             break;
         }
-        if note.is_none()
-            && let Some(gone) = all_targets_gone(capture)
-        {
-            let Some(view) = &mut view else {
-                note = Some(gone);
-                break;
-            };
-            // The view stays up with the last of the profile until q: the
-            // user is likely looking at it.
-            let samples = sampler.poll(&mut |_, _| {})?;
-            absorb(&mut profile, samples, writer.as_ref(), json_out.as_mut())?;
-            let mut status = status_of(&profile, started.elapsed());
-            status.lost = sampler.counters()?.lost;
-            status.note = Some(format!("{gone}; q quits"));
-            view.show(&profile, status)?;
-            note = Some(gone);
+        // Once the targets are gone sampling stops: the view stays up with
+        // the last of the profile until q (the user is likely looking at
+        // it); without a view the capture ends.
+        let gone = note.is_none().then(|| all_targets_gone(capture)).flatten();
+        if gone.is_some() && view.is_none() {
+            note = gone;
+            break;
         }
-        if note.is_some() {
-            continue;
-        }
-        if now >= next_poll {
+        if gone.is_some() || (note.is_none() && now >= next_poll) {
             next_poll += POLL;
             let samples = sampler.poll(&mut |_, _| {})?;
             absorb(&mut profile, samples, writer.as_ref(), json_out.as_mut())?;
@@ -175,7 +161,11 @@ fn sample(
                 let mut status = status_of(&profile, started.elapsed());
                 status.lost = sampler.counters()?.lost;
                 (status.self_cpu_pct, status.self_rss_bytes) = usage.sample();
+                status.note = gone.as_ref().map(|g| format!("{g}; q quits"));
                 view.show(&profile, status)?;
+            }
+            if gone.is_some() {
+                note = gone;
             }
         }
     }
@@ -349,9 +339,7 @@ fn finish_outputs(
     let mut failed = Vec::new();
     let mut wrote = Vec::new();
     if let Some(path) = &outputs.folded {
-        match write_file(path, |out| {
-            files::write_folded(&folded, out).map_err(OutputError::from)
-        }) {
+        match write_file(path, |out| folded.write(out).map_err(OutputError::from)) {
             Ok(()) => wrote.push(path.display().to_string()),
             Err(e) => failed.push(e),
         }

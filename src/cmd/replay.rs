@@ -6,9 +6,9 @@ use std::path::Path;
 
 use crate::config::OutputConfig;
 use crate::output::events;
-use crate::profile::fold::Profile;
+use crate::profile::session::StoredProfile;
 use crate::store::{SessionKind, SessionSet};
-use crate::tui::flame::{FlameState, Msg, Status};
+use crate::tui::flame::{FlameState, Msg};
 
 pub fn run(
     file: &Path,
@@ -49,15 +49,7 @@ pub fn run(
     if info.kind() == Some(SessionKind::Profile) && !output.json {
         let stored = crate::profile::session::load(file)?;
         if terminal {
-            let elapsed = stored.ended_ns.unwrap_or(stored.started_ns) - stored.started_ns;
-            return flame_view(
-                &stored.profile,
-                crate::cmd::profile::replay_status(
-                    &stored.profile,
-                    stored.lost,
-                    std::time::Duration::from_nanos(elapsed.max(0) as u64),
-                ),
-            );
+            return flame_view(&stored);
         }
         return crate::cmd::profile::print_folded(&stored.profile, out).map_err(Into::into);
     }
@@ -72,8 +64,11 @@ pub fn run(
     Ok(())
 }
 
-/// The flame graph view over a finished profile, until the user quits.
-pub fn flame_view(profile: &Profile, status: Status) -> anyhow::Result<()> {
+/// The flame graph view over a stored profile, until the user quits.
+pub fn flame_view(stored: &StoredProfile) -> anyhow::Result<()> {
+    let elapsed = std::time::Duration::from_nanos(stored.duration_ns() as u64);
+    let status = crate::cmd::profile::replay_status(&stored.profile, stored.lost, elapsed);
+    let profile = &stored.profile;
     use anyhow::Context as _;
     let mut tui = crate::tui::terminal::Tui::enter().context("cannot start the terminal view")?;
     let mut state = FlameState::new(false);

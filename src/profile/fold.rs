@@ -159,10 +159,6 @@ impl Profile {
         self.hz
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.stacks.is_empty()
-    }
-
     pub fn add(&mut self, s: &Sample) {
         let v = self
             .stacks

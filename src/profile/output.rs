@@ -27,12 +27,6 @@ pub enum OutputError {
     Svg(String),
 }
 
-/// The folded stacks as text, one `frame;frame;… value` line per stack
-/// (what `inferno-flamegraph` and Brendan Gregg's `flamegraph.pl` read).
-pub fn write_folded(folded: &Folded, out: &mut impl Write) -> io::Result<()> {
-    folded.write(out)
-}
-
 /// What the flame graph's header says.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SvgOptions {
@@ -618,14 +612,14 @@ mod tests {
     #[test]
     fn folded_output_snapshot() {
         let mut out = Vec::new();
-        write_folded(&folded(Mode::ON_CPU), &mut out).unwrap();
+        folded(Mode::ON_CPU).write(&mut out).unwrap();
         insta::assert_snapshot!(String::from_utf8(out).unwrap());
     }
 
     #[test]
     fn folded_output_snapshot_both_modes() {
         let mut out = Vec::new();
-        write_folded(&folded(Mode::BOTH), &mut out).unwrap();
+        folded(Mode::BOTH).write(&mut out).unwrap();
         insta::assert_snapshot!(String::from_utf8(out).unwrap());
     }
 

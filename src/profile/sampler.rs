@@ -76,8 +76,6 @@ pub struct Sampler {
     stacks: HashMap<(u32, i32, i32), Stack>,
     symbolizer: Symbolizer,
     last_poll_ns: i64,
-    /// Which off-CPU program is attached (tp_btf, else the tracepoint).
-    pub off_cpu_program: Option<&'static str>,
 }
 
 impl Sampler {
@@ -116,25 +114,22 @@ impl Sampler {
             stacks: HashMap::new(),
             symbolizer: Symbolizer::default(),
             last_poll_ns: crate::store::writer::unix_ns_now(),
-            off_cpu_program: None,
             config,
         };
         for pid in sampler.config.pids.clone() {
             sampler.know(pid, None);
         }
         if sampler.config.mode.off_cpu {
+            // tp_btf where the kernel has it, else the tracepoint: the same
+            // program body and result.
             let btf = sampler
                 .probe
                 .attach_btf_tracepoint("dflow_off_btf", "sched_switch");
-            sampler.off_cpu_program = Some(match btf {
-                Ok(()) => "tp_btf/sched_switch",
-                Err(_) => {
-                    sampler
-                        .probe
-                        .attach_tracepoint("dflow_off_tp", "sched", "sched_switch")?;
-                    "tracepoint/sched/sched_switch"
-                }
-            });
+            if btf.is_err() {
+                sampler
+                    .probe
+                    .attach_tracepoint("dflow_off_tp", "sched", "sched_switch")?;
+            }
         }
         if sampler.config.mode.on_cpu {
             let cpus = aya::util::online_cpus().map_err(|(_, e)| ProbeError::Cpus(e))?;
@@ -177,11 +172,6 @@ impl Sampler {
                 self.know(p.pid, Some(&p.comm));
             }
         }
-    }
-
-    /// Processes sampled so far.
-    pub fn processes(&self) -> usize {
-        self.procs.len()
     }
 
     /// Samples since the previous poll, symbolized. `progress(done, total)`

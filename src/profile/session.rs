@@ -26,6 +26,13 @@ pub struct StoredProfile {
     pub lost: u64,
 }
 
+impl StoredProfile {
+    /// How long the capture ran (0 when it never ended cleanly).
+    pub fn duration_ns(&self) -> i64 {
+        (self.ended_ns.unwrap_or(self.started_ns) - self.started_ns).max(0)
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum SessionProfileError {
     #[error(transparent)]

@@ -90,10 +90,6 @@ impl FlameTree {
         &self.nodes[id]
     }
 
-    pub fn len(&self) -> usize {
-        self.nodes.len()
-    }
-
     pub fn is_empty(&self) -> bool {
         self.nodes[FlameTree::ROOT].total == 0
     }
@@ -115,8 +111,8 @@ impl FlameTree {
     }
 
     /// The node reached from the root through frames with these function
-    /// names, if the tree (still) has one: how a view keeps its place when
-    /// the tree is rebuilt with more samples.
+    /// names, if the tree has one (tests address nodes this way).
+    #[cfg(test)]
     pub fn find_path(&self, names: &[&str]) -> Option<NodeId> {
         let mut at = FlameTree::ROOT;
         for name in names {
@@ -126,14 +122,6 @@ impl FlameTree {
                 .find(|&&c| self.nodes[c].frame.function == *name)?;
         }
         Some(at)
-    }
-
-    /// Function names from below the root down to `id`.
-    pub fn names(&self, id: NodeId) -> Vec<&str> {
-        self.path(id)[1..]
-            .iter()
-            .map(|&n| self.nodes[n].frame.function.as_str())
-            .collect()
     }
 
     /// Whether a node's function contains `pattern` (case-insensitive).
@@ -213,7 +201,11 @@ mod tests {
             .collect();
         assert_eq!(names, ["cold", "hot"]);
         let hot = t.find_path(&["app", "main", "hot"]).unwrap();
-        assert_eq!(t.names(hot), ["app", "main", "hot"]);
+        let names: Vec<&str> = t.path(hot)[1..]
+            .iter()
+            .map(|&n| t.node(n).frame.function.as_str())
+            .collect();
+        assert_eq!(names, ["app", "main", "hot"]);
         assert_eq!(t.node(hot).depth, 3);
         assert_eq!(t.find_path(&["app", "nope"]), None);
     }

@@ -92,35 +92,32 @@ int main(int argc, char **argv)
 /// Builds the test program with frame pointers, not position-independent,
 /// so `nm` addresses are the addresses the kernel reports.
 pub fn build(dir: &Path) -> PathBuf {
-    let src = dir.join("burn.c");
-    let bin = dir.join("burn");
-    std::fs::write(&src, PROGRAM).unwrap();
-    let status = Command::new("cc")
-        .args([
+    compile(
+        dir,
+        "burn",
+        &[
             "-O1",
             "-fno-omit-frame-pointer",
             // Else GCC leaves leaf functions without a frame, and the
             // unwinder skips their caller.
             "-mno-omit-leaf-frame-pointer",
-            "-no-pie",
-            "-o",
-        ])
-        .arg(&bin)
-        .arg(&src)
-        .status()
-        .expect("run cc");
-    assert!(status.success(), "cc failed");
-    bin
+        ],
+    )
 }
 
 /// The same program built without frame pointers (as most distribution
 /// binaries are), so frame-pointer unwinding cannot get past its frames.
 pub fn build_without_frame_pointers(dir: &Path) -> PathBuf {
-    let src = dir.join("burn-nofp.c");
-    let bin = dir.join("burn-nofp");
+    compile(dir, "burn-nofp", &["-O2", "-fomit-frame-pointer"])
+}
+
+fn compile(dir: &Path, name: &str, flags: &[&str]) -> PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    let bin = dir.join(name);
     std::fs::write(&src, PROGRAM).unwrap();
     let status = Command::new("cc")
-        .args(["-O2", "-fomit-frame-pointer", "-no-pie", "-o"])
+        .args(flags)
+        .args(["-no-pie", "-o"])
         .arg(&bin)
         .arg(&src)
         .status()
