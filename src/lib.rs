@@ -17,6 +17,7 @@ pub mod privilege;
 pub mod probe;
 pub mod process;
 pub mod profile;
+pub mod protocol;
 pub mod signal;
 pub mod store;
 pub mod tui;

@@ -1,0 +1,334 @@
+//! L7 protocol parsers: one module per protocol, one trait, one registry.
+//!
+//! The trace pipeline (`crate::trace`) owns reassembly and pairing; a parser
+//! only turns bytes into *units*. For every syscall's payload on a connection
+//! the pipeline calls [`Parser::parse`] on the bytes not yet consumed, in
+//! order, once per unit, and the parser says how long the unit at the start
+//! is and what it means:
+//!
+//! - [`Parse::Begin`]: the unit begins a request or a response (an HTTP
+//!   head, a Redis command, a PostgreSQL `Query` or `Parse`, a MySQL
+//!   `COM_QUERY`, a DNS message). The call's timing comes from the syscall
+//!   that carried it.
+//! - [`Parse::More`]: the unit belongs to the message begun last in the same
+//!   direction (an HTTP chunk, PostgreSQL's `Bind`/`Execute`/`Sync` after a
+//!   `Parse`, MySQL result set rows); it may amend that message's outcome
+//!   (PostgreSQL's `ErrorResponse` after `RowDescription`).
+//! - [`Parse::Skip`]: the unit belongs to no call (handshakes, startup and
+//!   authentication exchanges, server pushes).
+//!
+//! `done` on a Begin or More says the message is complete, so the pipeline
+//! need not wait for the next one to know it ended.
+//!
+//! A unit's `len` may run past the bytes given: dflow captures only the first
+//! `--snaplen` bytes of each syscall, and bodies arrive in later syscalls.
+//! The pipeline then skips that many bytes, captured or not, before calling
+//! the parser again. When `cut` is set, the data stops where the capture was
+//! cut and more bytes of the same syscall followed; a parser must then decide
+//! with what it has (never [`Parse::Incomplete`]): usually a Begin with the
+//! head it could read and `len` the framing length, or `data.len()` when the
+//! framing is unknown, so the rest of the syscall counts as part of the unit.
+//!
+//! Parsers never panic, whatever the bytes (each has a `cargo fuzz` target
+//! in `fuzz/`), never allocate in proportion to a length read off the wire,
+//! and keep their per-connection state bounded.
+//!
+//! This module and its submodules use nothing of dflow but `crate::event`,
+//! so the fuzz targets can compile them without the rest of dflow (and
+//! without building DuckDB under the fuzzer's flags).
+
+pub mod dns;
+#[cfg(test)]
+pub mod fixture;
+pub mod framer;
+pub mod http1;
+pub mod mysql;
+pub mod postgres;
+pub mod redis;
+
+use crate::event::{Code, Protocol, Status};
+
+/// Which way bytes went, seen from the traced process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Written or sent by the process.
+    Egress,
+    /// Read or received by the process.
+    Ingress,
+}
+
+impl Direction {
+    pub const fn index(self) -> usize {
+        match self {
+            Direction::Egress => 0,
+            Direction::Ingress => 1,
+        }
+    }
+
+    pub const fn reverse(self) -> Direction {
+        match self {
+            Direction::Egress => Direction::Ingress,
+            Direction::Ingress => Direction::Egress,
+        }
+    }
+}
+
+/// The socket's transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+/// Whether a message asks or answers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    Request,
+    Response,
+}
+
+/// A response's outcome: dflow's status and the protocol's own code.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Outcome {
+    pub status: Status,
+    /// HTTP status, DNS rcode, MySQL error number, SQLSTATE, Redis error
+    /// prefix ("WRONGTYPE"), ...
+    pub code: Option<Code>,
+}
+
+impl Outcome {
+    pub const OK: Outcome = Outcome {
+        status: Status::Ok,
+        code: None,
+    };
+}
+
+/// W3C `traceparent`: the caller's trace and span.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TraceParent {
+    pub trace_id: u128,
+    pub parent_id: u64,
+}
+
+/// Trace context a request carries in its headers, when it carries any.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceContext {
+    pub traceparent: Option<TraceParent>,
+    /// `X-Request-ID` (or `X-Request-Id`, any case).
+    pub request_id: Option<String>,
+}
+
+/// The longest excerpt a message keeps, in bytes.
+pub const EXCERPT_MAX: usize = 512;
+
+/// What a parser read from a request or a response.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub kind: Kind,
+    /// The pairing key, for protocols whose responses name their request
+    /// (the DNS id). None: responses answer requests in order.
+    pub id: Option<u32>,
+    /// Requests: HTTP method + templated path, SQL verb + table, Redis
+    /// command, DNS name + type. Empty for responses.
+    pub endpoint: String,
+    /// Responses: the outcome so far. Requests: [`Outcome::OK`].
+    pub outcome: Outcome,
+    /// Requests: false when no response will come (MySQL
+    /// `COM_STMT_CLOSE`, PostgreSQL `Terminate`); such a request makes no span.
+    pub expects_response: bool,
+    /// Requests: trace context headers.
+    pub context: TraceContext,
+    /// A short, printable excerpt for people (request line and headers, a
+    /// query, a command), at most [`EXCERPT_MAX`] bytes, with secrets
+    /// replaced by [`REDACTED`] unless [`Options::redact`] is off.
+    pub excerpt: String,
+}
+
+impl Message {
+    pub fn request(endpoint: String, excerpt: String) -> Message {
+        Message {
+            kind: Kind::Request,
+            id: None,
+            endpoint,
+            outcome: Outcome::OK,
+            expects_response: true,
+            context: TraceContext::default(),
+            excerpt,
+        }
+    }
+
+    pub fn response(outcome: Outcome, excerpt: String) -> Message {
+        Message {
+            kind: Kind::Response,
+            id: None,
+            endpoint: String::new(),
+            outcome,
+            expects_response: false,
+            context: TraceContext::default(),
+            excerpt,
+        }
+    }
+}
+
+/// What the unit at the start of the data is; see the module docs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Parse {
+    Begin {
+        len: u64,
+        message: Message,
+        done: bool,
+    },
+    More {
+        len: u64,
+        outcome: Option<Outcome>,
+        done: bool,
+    },
+    Skip {
+        len: u64,
+    },
+    /// The data ends inside a unit's head; the pipeline keeps it and calls
+    /// again with the next syscall's bytes appended. Never when `cut`.
+    Incomplete,
+    /// No unit of this protocol starts here; the pipeline drops the rest of
+    /// the syscall and resynchronizes on the next one.
+    Invalid,
+}
+
+/// What the user chose that parsers must honour.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Options {
+    /// Replace the values of credentials (Authorization, Proxy-Authorization,
+    /// Cookie, Set-Cookie headers; database passwords) by [`REDACTED`]
+    /// before anything is stored or shown. On unless `--no-redact`.
+    pub redact: bool,
+}
+
+impl Default for Options {
+    fn default() -> Options {
+        Options { redact: true }
+    }
+}
+
+/// What stands for a redacted value.
+pub const REDACTED: &str = "[redacted]";
+
+/// One connection's parser for one protocol: it sees both directions of
+/// that connection, in the order the syscalls happened.
+pub trait Parser: Send {
+    fn parse(&mut self, data: &[u8], dir: Direction, cut: bool) -> Parse;
+}
+
+/// A protocol as the registry knows it.
+pub struct Spec {
+    pub protocol: Protocol,
+    /// Cheap: whether `data` (the first bytes of a syscall) looks like the
+    /// start of a request of this protocol. Decides a connection's protocol,
+    /// so it must rarely say yes to another protocol's bytes.
+    pub check: fn(data: &[u8], transport: Transport) -> bool,
+    /// A parser for one new connection.
+    pub new: fn(options: Options, transport: Transport) -> Box<dyn Parser>,
+}
+
+/// Every protocol, in the order detection tries them: the strictest checks
+/// first, DNS's (twelve bytes of header) last.
+pub const REGISTRY: &[Spec] = &[
+    http1::SPEC,
+    redis::SPEC,
+    postgres::SPEC,
+    mysql::SPEC,
+    dns::SPEC,
+];
+
+/// The registry entry of `protocol`.
+pub fn spec(protocol: Protocol) -> &'static Spec {
+    REGISTRY
+        .iter()
+        .find(|s| s.protocol == protocol)
+        .expect("every protocol is registered")
+}
+
+/// The protocol whose request `data` starts with, if any; `allowed` limits
+/// the candidates (`--protocol`).
+pub fn detect(data: &[u8], transport: Transport, allowed: &[Protocol]) -> Option<&'static Spec> {
+    REGISTRY
+        .iter()
+        .filter(|s| allowed.is_empty() || allowed.contains(&s.protocol))
+        .find(|s| (s.check)(data, transport))
+}
+
+/// Bytes as excerpt text: printable ASCII kept, anything else as `.`,
+/// stopped at [`EXCERPT_MAX`] bytes (on a char boundary).
+pub fn printable(bytes: &[u8]) -> String {
+    bytes
+        .iter()
+        .take(EXCERPT_MAX)
+        .map(|&b| match b {
+            b'\t' | b' '..=b'~' => b as char,
+            b'\r' => ' ',
+            b'\n' => '\n',
+            _ => '.',
+        })
+        .collect()
+}
+
+/// Appends `piece` to an excerpt, keeping it within [`EXCERPT_MAX`] bytes.
+pub fn push_excerpt(excerpt: &mut String, piece: &str) {
+    let room = EXCERPT_MAX.saturating_sub(excerpt.len());
+    let mut end = piece.len().min(room);
+    while !piece.is_char_boundary(end) {
+        end -= 1;
+    }
+    excerpt.push_str(&piece[..end]);
+}
+
+/// Feeds arbitrary bytes to `protocol`'s parser as a capture would, through
+/// the [`framer::Framer`]: the first byte picks the directions, syscall sizes
+/// and snaplen cuts of the chunks that follow. For the fuzz targets and the
+/// no-panic tests; returns the units parsed. Panics when a parser breaks the
+/// contract (Incomplete on cut data).
+pub fn exercise(protocol: Protocol, transport: Transport, data: &[u8]) -> usize {
+    let spec = spec(protocol);
+    let _ = (spec.check)(data, transport);
+    let Some((&shape, mut rest)) = data.split_first() else {
+        return 0;
+    };
+    let mut parser = (spec.new)(Options::default(), transport);
+    let mut framer = framer::Framer::new(transport);
+    let mut units = Vec::new();
+    let mut total_units = 0;
+    let mut round = 0usize;
+    while !rest.is_empty() {
+        let bit = |i: usize| shape >> ((round + i) % 8) & 1 == 1;
+        let dir = if bit(0) {
+            Direction::Ingress
+        } else {
+            Direction::Egress
+        };
+        let size = (usize::from(shape) * 7 + round * 13) % 97 + 1;
+        let (chunk, tail) = rest.split_at(size.min(rest.len()));
+        // Sometimes only a prefix was captured of a longer syscall.
+        let captured = if bit(1) && chunk.len() > 1 {
+            &chunk[..chunk.len() / 2]
+        } else {
+            chunk
+        };
+        units.clear();
+        framer.feed(
+            parser.as_mut(),
+            dir,
+            captured,
+            chunk.len() as u64,
+            &mut units,
+        );
+        for u in &units {
+            assert!(
+                !matches!(u, Parse::Incomplete | Parse::Invalid),
+                "{protocol}: the framer hands out units only"
+            );
+        }
+        total_units += units.len();
+        rest = tail;
+        round += 1;
+    }
+    total_units
+}
