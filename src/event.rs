@@ -7,6 +7,8 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use crate::protocol::{Direction, Transport};
+
 /// One system call entry of a target task.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SyscallEvent {
@@ -20,6 +22,45 @@ pub struct SyscallEvent {
     pub nr: i64,
     /// The task's command name.
     pub comm: String,
+}
+
+/// One socket syscall of a target process (trace.bpf.c).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SockEvent {
+    /// CLOCK_MONOTONIC nanoseconds at the syscall's entry and exit.
+    pub enter_ns: u64,
+    pub exit_ns: u64,
+    pub pid: u32,
+    pub tid: u32,
+    pub fd: u32,
+    /// The kernel's socket address: with pid and fd, tells a reused fd's
+    /// new connection from the old one.
+    pub sock: u64,
+    pub transport: Transport,
+    pub local: SocketAddr,
+    pub remote: SocketAddr,
+    pub comm: String,
+    pub what: SockWhat,
+}
+
+/// What happened on the socket.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SockWhat {
+    /// Bytes moved by a read/write-family syscall.
+    Data {
+        direction: Direction,
+        /// TCP: the sequence number of the first byte; 0 for UDP.
+        seq: u32,
+        /// Bytes the syscall moved.
+        bytes: u64,
+        /// The first of them, up to the snaplen.
+        payload: Vec<u8>,
+    },
+    /// connect() succeeded or is in progress: this process is the client.
+    Connect,
+    /// accept() returned this socket: this process is the server.
+    Accept,
+    Close,
 }
 
 /// A process as dflow identifies it: pid plus start time, since pids are

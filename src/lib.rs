@@ -20,6 +20,7 @@ pub mod profile;
 pub mod protocol;
 pub mod signal;
 pub mod store;
+pub mod trace;
 pub mod tui;
 
 /// `dflow --version`: the package version and the git commit it was built from.

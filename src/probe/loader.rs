@@ -103,8 +103,22 @@ impl Probe {
         filters: &Filters,
         globals: &[(&str, Global)],
     ) -> Result<Probe, ProbeError> {
+        Probe::load_sized(object, filters, globals, &[])
+    }
+
+    /// [`Probe::load`], with the `max_entries` of some maps set at load
+    /// (per-CPU buffers sized to the machine).
+    pub fn load_sized(
+        object: Object,
+        filters: &Filters,
+        globals: &[(&str, Global)],
+        max_entries: &[(&str, u32)],
+    ) -> Result<Probe, ProbeError> {
         let flags = filters.flags();
         let mut loader = EbpfLoader::new();
+        for (map, n) in max_entries {
+            loader.map_max_entries(map, *n);
+        }
         loader.override_global("dflow_filter", &flags, true);
         for (name, value) in globals {
             match value {
@@ -252,6 +266,26 @@ impl Probe {
             program,
             format!("tracepoint {category}:{name}"),
         ))?;
+        self.record_id(program);
+        Ok(())
+    }
+
+    /// Attaches one `tracepoint/...` program to several tracepoints
+    /// (`CATEGORY`, `NAME`), loading it once.
+    pub fn attach_tracepoints(
+        &mut self,
+        program: &str,
+        points: &[(&str, &str)],
+    ) -> Result<(), ProbeError> {
+        tracefs::ensure()?;
+        let prog: &mut TracePoint = self.program(program)?;
+        prog.load().map_err(Self::loaded(program))?;
+        for (category, name) in points {
+            prog.attach(category, name).map_err(Self::attached(
+                program,
+                format!("tracepoint {category}:{name}"),
+            ))?;
+        }
         self.record_id(program);
         Ok(())
     }

@@ -17,6 +17,12 @@ pub const SYSCALLS: Object = Object {
     bytes: aya::include_bytes_aligned!("../../ebpf/obj/syscalls.bpf.o"),
 };
 
+/// `ebpf/trace.bpf.c`: socket syscalls with the first bytes of their payloads.
+pub const TRACE: Object = Object {
+    name: "trace.bpf.o",
+    bytes: aya::include_bytes_aligned!("../../ebpf/obj/trace.bpf.o"),
+};
+
 /// `ebpf/profile.bpf.c`: on- and off-CPU stack counts aggregated in the kernel.
 pub const PROFILE: Object = Object {
     name: "profile.bpf.o",

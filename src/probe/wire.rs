@@ -5,7 +5,10 @@
 //! These types never leave `probe/`: [`Wire::decode`] turns a record into the
 //! rich event of `crate::event`.
 
-use crate::event::SyscallEvent;
+use std::net::{IpAddr, SocketAddr};
+
+use crate::event::{SockEvent, SockWhat, SyscallEvent};
+use crate::protocol::{Direction, Transport};
 
 /// Length of a task comm, NUL included (TASK_COMM_LEN).
 pub const COMM_LEN: usize = 16;
@@ -141,6 +144,97 @@ impl Wire for NewPidRecord {
         Some(NewPid {
             pid: r.pid,
             comm: c_string(&r.comm),
+        })
+    }
+}
+
+/// `struct dflow_data_event`: one socket syscall of trace.bpf.c, followed
+/// by `captured` payload bytes.
+#[repr(C)]
+#[derive(Debug, Clone, Copy)]
+pub struct DataRecord {
+    pub enter_ns: u64,
+    pub exit_ns: u64,
+    pub sock: u64,
+    pub bytes: u64,
+    pub pid: u32,
+    pub tid: u32,
+    pub fd: u32,
+    pub seq: u32,
+    pub captured: u32,
+    pub family: u16,
+    pub lport: u16,
+    pub rport: u16,
+    pub kind: u8,
+    pub direction: u8,
+    pub transport: u8,
+    pub _pad: [u8; 3],
+    pub laddr: [u8; 16],
+    pub raddr: [u8; 16],
+    pub comm: [u8; COMM_LEN],
+}
+const _: () = assert!(size_of::<DataRecord>() == 112);
+
+/// `DFLOW_MAX_SNAPLEN`: the most payload bytes copied per syscall.
+pub const MAX_SNAPLEN: u32 = 16384;
+
+const AF_INET: u16 = 2;
+const IPPROTO_TCP: u8 = 6;
+const IPPROTO_UDP: u8 = 17;
+
+fn socket_addr(family: u16, addr: &[u8; 16], port: u16) -> SocketAddr {
+    let ip = if family == AF_INET {
+        IpAddr::from([addr[0], addr[1], addr[2], addr[3]])
+    } else {
+        let v6 = std::net::Ipv6Addr::from(*addr);
+        // A v4 peer of a dual-stack socket shows as itself.
+        v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4)
+    };
+    SocketAddr::new(ip, port)
+}
+
+impl Wire for DataRecord {
+    type Event = SockEvent;
+
+    fn decode(bytes: &[u8]) -> Option<SockEvent> {
+        let r: DataRecord = read(bytes)?;
+        let transport = match r.transport {
+            IPPROTO_TCP => Transport::Tcp,
+            IPPROTO_UDP => Transport::Udp,
+            _ => return None,
+        };
+        let what = match r.kind {
+            0 => {
+                let start = size_of::<DataRecord>();
+                let end = start.checked_add(r.captured as usize)?;
+                SockWhat::Data {
+                    direction: if r.direction == 0 {
+                        Direction::Egress
+                    } else {
+                        Direction::Ingress
+                    },
+                    seq: r.seq,
+                    bytes: r.bytes,
+                    payload: bytes.get(start..end)?.to_vec(),
+                }
+            }
+            1 => SockWhat::Connect,
+            2 => SockWhat::Accept,
+            3 => SockWhat::Close,
+            _ => return None,
+        };
+        Some(SockEvent {
+            enter_ns: r.enter_ns,
+            exit_ns: r.exit_ns,
+            pid: r.pid,
+            tid: r.tid,
+            fd: r.fd,
+            sock: r.sock,
+            transport,
+            local: socket_addr(r.family, &r.laddr, r.lport),
+            remote: socket_addr(r.family, &r.raddr, r.rport),
+            comm: c_string(&r.comm),
+            what,
         })
     }
 }

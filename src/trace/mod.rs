@@ -1,0 +1,4 @@
+//! `dflow trace`'s pipeline: socket syscalls → per-connection framing and
+//! parsing (`crate::protocol`) → request/response pairing → spans → traces.
+
+pub mod capture;

@@ -1,0 +1,155 @@
+//! trace.bpf.c against the real kernel: socket syscalls of the target reach
+//! userspace with their addresses, sizes and payloads; other fds do not.
+//! Needs root (see `common::root_or_skip`).
+
+mod common;
+
+use std::io::{Read as _, Write as _};
+use std::net::{TcpListener, TcpStream, UdpSocket};
+use std::time::Duration;
+
+use dflow::event::{SockEvent, SockWhat};
+use dflow::probe::Filters;
+use dflow::protocol::{Direction, Transport};
+use dflow::trace::capture::{self, CaptureConfig};
+
+fn collect(rx: &std::sync::mpsc::Receiver<Vec<SockEvent>>, quiet: Duration) -> Vec<SockEvent> {
+    let mut all = Vec::new();
+    while let Ok(batch) = rx.recv_timeout(quiet) {
+        all.extend(batch);
+    }
+    all
+}
+
+fn data(e: &SockEvent) -> Option<(Direction, u64, &[u8])> {
+    match &e.what {
+        SockWhat::Data {
+            direction,
+            bytes,
+            payload,
+            ..
+        } => Some((*direction, *bytes, payload)),
+        _ => None,
+    }
+}
+
+#[test]
+fn tcp_and_udp_payloads_with_addresses_and_lifecycle() {
+    if !common::root_or_skip("tcp_and_udp_payloads_with_addresses_and_lifecycle") {
+        return;
+    }
+    let me = std::process::id();
+    let (probe, rx) = capture::start(&CaptureConfig {
+        filters: Filters {
+            pids: vec![me],
+            ..Filters::default()
+        },
+        snaplen: 64,
+        exclude_pid: 0,
+    })
+    .unwrap();
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let server_addr = listener.local_addr().unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut conn, _) = listener.accept().unwrap();
+        let mut buf = [0u8; 4096];
+        let n = conn.read(&mut buf).unwrap();
+        conn.write_all(&buf[..n]).unwrap();
+    });
+    let mut client = TcpStream::connect(server_addr).unwrap();
+    let request = [b"ping ".as_slice(), &[b'x'; 200]].concat();
+    client.write_all(&request).unwrap();
+    let mut echoed = vec![0u8; request.len()];
+    client.read_exact(&mut echoed).unwrap();
+    let client_addr = client.local_addr().unwrap();
+    drop(client);
+    server.join().unwrap();
+
+    let udp = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let peer = UdpSocket::bind("127.0.0.1:0").unwrap();
+    udp.send_to(b"dns?", peer.local_addr().unwrap()).unwrap();
+    let mut buf = [0u8; 16];
+    let (n, from) = peer.recv_from(&mut buf).unwrap();
+    assert_eq!((n, from), (4, udp.local_addr().unwrap()));
+
+    // A pipe is not a socket: its writes must not show up.
+    let (mut r, mut w) = std::io::pipe().unwrap();
+    w.write_all(b"not a socket").unwrap();
+    r.read_exact(&mut [0u8; 12]).unwrap();
+
+    let events = collect(&rx, Duration::from_millis(300));
+    let counters = probe.finish().unwrap();
+    assert_eq!(counters.lost, 0);
+
+    let egress_request = events
+        .iter()
+        .find(|e| e.local == client_addr && data(e).is_some_and(|(d, _, _)| d == Direction::Egress))
+        .expect("the client's write");
+    let (_, bytes, payload) = data(egress_request).unwrap();
+    assert_eq!(bytes, request.len() as u64);
+    assert_eq!(payload, &request[..64], "cut at the snaplen");
+    assert_eq!(egress_request.remote, server_addr);
+    assert_eq!(egress_request.transport, Transport::Tcp);
+    assert!(egress_request.exit_ns >= egress_request.enter_ns);
+
+    let server_read = events
+        .iter()
+        .find(|e| {
+            e.local == server_addr && data(e).is_some_and(|(d, _, _)| d == Direction::Ingress)
+        })
+        .expect("the server's read");
+    assert_eq!(server_read.remote, client_addr);
+    assert_eq!(data(server_read).unwrap().1, request.len() as u64);
+
+    assert!(
+        events
+            .iter()
+            .any(|e| e.what == SockWhat::Accept && e.local == server_addr),
+        "accept seen"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.what == SockWhat::Connect && e.remote == server_addr),
+        "connect seen"
+    );
+    assert!(
+        events
+            .iter()
+            .any(|e| e.what == SockWhat::Close && e.local == client_addr),
+        "close seen"
+    );
+
+    let sent = events
+        .iter()
+        .find(|e| {
+            e.transport == Transport::Udp && data(e).is_some_and(|(d, _, _)| d == Direction::Egress)
+        })
+        .expect("the UDP send");
+    assert_eq!(
+        sent.remote,
+        peer.local_addr().unwrap(),
+        "peer from sendto's address"
+    );
+    assert_eq!(data(sent).unwrap().2, b"dns?");
+    let received = events
+        .iter()
+        .find(|e| {
+            e.transport == Transport::Udp
+                && data(e).is_some_and(|(d, _, _)| d == Direction::Ingress)
+        })
+        .expect("the UDP receive");
+    assert_eq!(
+        received.remote,
+        udp.local_addr().unwrap(),
+        "peer from recvfrom's address"
+    );
+
+    assert!(
+        events
+            .iter()
+            .all(|e| data(e).is_none_or(|(_, _, p)| p != b"not a socket")),
+        "pipes are not traced"
+    );
+}
