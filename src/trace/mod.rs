@@ -2,3 +2,5 @@
 //! parsing (`crate::protocol`) → request/response pairing → spans → traces.
 
 pub mod capture;
+pub mod link;
+pub mod pipeline;

@@ -1,0 +1,538 @@
+//! [`Pipeline`]: socket events in, spans out.
+//!
+//! Per connection (pid, fd and the kernel's socket, so a reused fd is a new
+//! connection): the protocol is detected from the first request, a
+//! [`Framer`] cuts each syscall's bytes into units with that protocol's
+//! parser, and units become calls. Requests wait in order for their
+//! responses, or by id where the protocol has one (DNS); a request still
+//! unanswered after its protocol's limit ends as `timeout`, one whose
+//! connection closes first as `error`. Timing, from the process's side:
+//!
+//! - a client call runs from the entry of the syscall that sent the request
+//!   to the exit of the one that received the response;
+//! - a server call from the exit of the syscall that received the request
+//!   (a read may wait long before a request arrives) to the exit of the one
+//!   that sent the response.
+//!
+//! Completed calls linger [`LINGER_NS`] before they are handed out as
+//! spans, so their trace links (`super::link`) are complete.
+//!
+//! Everything is bounded: connections ([`MAX_CONNS`], idle ones evicted),
+//! requests waiting per connection ([`MAX_WAITING`]), links.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::SocketAddr;
+
+use super::link::{Linker, Origin};
+use crate::event::{Protocol, ProcessRef, Role, SockEvent, SockWhat, Span, Status};
+use crate::protocol::framer::Framer;
+use crate::protocol::{self, Direction, Kind, Message, Options, Outcome, Parse, Parser, Transport};
+
+/// How long a completed call waits for late trace links.
+pub const LINGER_NS: u64 = 100_000_000;
+/// Connections tracked at once; the least recently active go first.
+pub const MAX_CONNS: usize = 65_536;
+/// Requests waiting for a response on one connection.
+pub const MAX_WAITING: usize = 1024;
+/// A connection without traffic for this long is forgotten.
+const IDLE_NS: u64 = 600_000_000_000;
+/// Data syscalls inspected before a connection is declared unknown.
+const DETECT_ATTEMPTS: u8 = 8;
+
+/// How long a request may wait for its response.
+pub fn timeout_ns(protocol: Protocol) -> u64 {
+    let secs = match protocol {
+        Protocol::Dns => 5,
+        Protocol::Redis => 30,
+        Protocol::Http1 | Protocol::Postgres | Protocol::Mysql => 60,
+    };
+    secs * 1_000_000_000
+}
+
+/// What the pipeline needs from outside: user choices and the clock.
+#[derive(Debug, Clone)]
+pub struct PipelineConfig {
+    /// Protocols to look for; empty: all.
+    pub protocols: Vec<Protocol>,
+    pub options: Options,
+    /// Unix epoch ns minus CLOCK_MONOTONIC ns, to date the kernel's times.
+    pub epoch_offset_ns: i64,
+}
+
+/// The process behind a pid, with the comm the kernel reported.
+pub type Resolver = Box<dyn FnMut(u32, &str) -> ProcessRef + Send>;
+
+/// Counts of what the pipeline saw, for the status bar and the summary.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct PipelineStats {
+    /// Socket events fed.
+    pub events: u64,
+    /// Units parsed (requests, responses and their parts).
+    pub messages: u64,
+    /// Spans handed out.
+    pub spans: u64,
+    /// Times a parser lost its footing and skipped the rest of a syscall.
+    pub desyncs: u64,
+    /// Responses with no request waiting (dflow attached mid-call).
+    pub unmatched: u64,
+    /// Requests dropped: a connection's waiting list was full.
+    pub overflow: u64,
+    /// Connections forgotten to stay within [`MAX_CONNS`].
+    pub evicted: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct ConnKey {
+    pid: u32,
+    fd: u32,
+    sock: u64,
+}
+
+enum Detection {
+    Pending(u8),
+    Found(Protocol, Box<dyn Parser>),
+    Unknown,
+}
+
+/// One call on its way to a span.
+#[derive(Debug)]
+struct Call {
+    span_id: u64,
+    protocol: Protocol,
+    role: Role,
+    tid: u32,
+    local: SocketAddr,
+    remote: SocketAddr,
+    start_ns: u64,
+    end_ns: u64,
+    endpoint: String,
+    id: Option<u32>,
+    outcome: Outcome,
+    req_bytes: u64,
+    resp_bytes: u64,
+}
+
+/// The message a direction is assembling, which More units extend.
+enum Building {
+    Request(Call),
+    Response(Call),
+    /// A response nobody asked for: its parts are ignored.
+    Orphan,
+}
+
+struct Conn {
+    process: ProcessRef,
+    detection: Detection,
+    framer: Framer,
+    waiting: VecDeque<Call>,
+    building: [Option<Building>; 2],
+    last_ns: u64,
+}
+
+pub struct Pipeline {
+    config: PipelineConfig,
+    resolve: Resolver,
+    processes: HashMap<u32, ProcessRef>,
+    conns: HashMap<ConnKey, Conn>,
+    linker: Linker,
+    /// Completed calls by completion time, waiting out the linger.
+    done: VecDeque<(u64, Call, ProcessRef)>,
+    units: Vec<Parse>,
+    now_ns: u64,
+    stats: PipelineStats,
+}
+
+impl Pipeline {
+    pub fn new(config: PipelineConfig, resolve: Resolver) -> Pipeline {
+        Pipeline {
+            config,
+            resolve,
+            processes: HashMap::new(),
+            conns: HashMap::new(),
+            linker: Linker::default(),
+            done: VecDeque::new(),
+            units: Vec::new(),
+            now_ns: 0,
+            stats: PipelineStats::default(),
+        }
+    }
+
+    pub fn stats(&self) -> PipelineStats {
+        let desyncs: u64 = self.conns.values().map(|c| c.framer.desyncs).sum();
+        PipelineStats {
+            desyncs: self.stats.desyncs + desyncs,
+            ..self.stats
+        }
+    }
+
+    fn process(&mut self, pid: u32, comm: &str) -> ProcessRef {
+        if let Some(p) = self.processes.get(&pid) {
+            return ProcessRef::clone(p);
+        }
+        let p = (self.resolve)(pid, comm);
+        self.processes.insert(pid, ProcessRef::clone(&p));
+        p
+    }
+
+    /// Feeds one socket event.
+    pub fn feed(&mut self, e: &SockEvent) {
+        self.stats.events += 1;
+        self.now_ns = self.now_ns.max(e.exit_ns);
+        let key = ConnKey {
+            pid: e.pid,
+            fd: e.fd,
+            sock: e.sock,
+        };
+        let (direction, seq, bytes, payload) = match &e.what {
+            SockWhat::Data {
+                direction,
+                seq,
+                bytes,
+                payload,
+            } => (*direction, *seq, *bytes, payload.as_slice()),
+            SockWhat::Close => {
+                if let Some(conn) = self.conns.remove(&key) {
+                    self.close(conn);
+                }
+                return;
+            }
+            SockWhat::Connect | SockWhat::Accept => {
+                // A new connection on this fd: whatever was there is over.
+                if let Some(conn) = self.conns.remove(&key) {
+                    self.close(conn);
+                }
+                return;
+            }
+        };
+        if !self.conns.contains_key(&key) {
+            if self.conns.len() >= MAX_CONNS {
+                self.evict_oldest();
+            }
+            let process = self.process(e.pid, &e.comm);
+            self.conns.insert(
+                key,
+                Conn {
+                    process,
+                    detection: Detection::Pending(0),
+                    framer: Framer::new(e.transport),
+                    waiting: VecDeque::new(),
+                    building: [None, None],
+                    last_ns: e.exit_ns,
+                },
+            );
+        }
+        let conn = self.conns.get_mut(&key).expect("inserted above");
+        conn.last_ns = e.exit_ns;
+        if let Detection::Pending(tries) = conn.detection {
+            conn.detection =
+                match protocol::detect(payload, e.transport, &self.config.protocols) {
+                    Some(spec) => {
+                        Detection::Found(spec.protocol, (spec.new)(self.config.options, e.transport))
+                    }
+                    None if tries + 1 >= DETECT_ATTEMPTS => Detection::Unknown,
+                    None => Detection::Pending(tries + 1),
+                };
+        }
+        let Detection::Found(protocol, parser) = &mut conn.detection else {
+            return;
+        };
+        let protocol = *protocol;
+        self.units.clear();
+        conn.framer
+            .feed(parser.as_mut(), direction, payload, bytes, &mut self.units);
+        self.stats.messages += self.units.len() as u64;
+        let units = std::mem::take(&mut self.units);
+        let mut seq_at = seq;
+        for unit in &units {
+            let len = match unit {
+                Parse::Begin { len, .. } | Parse::More { len, .. } | Parse::Skip { len } => *len,
+                Parse::Incomplete | Parse::Invalid => 0,
+            };
+            self.unit(key, protocol, e, direction, seq_at, unit);
+            seq_at = seq_at.wrapping_add(len as u32);
+        }
+        self.units = units;
+    }
+
+    fn unit(
+        &mut self,
+        key: ConnKey,
+        protocol: Protocol,
+        e: &SockEvent,
+        dir: Direction,
+        seq: u32,
+        unit: &Parse,
+    ) {
+        match unit {
+            Parse::Begin { len, message, done } => {
+                self.finish_building(key, dir);
+                match message.kind {
+                    Kind::Request => self.request(key, protocol, e, dir, seq, *len, message, *done),
+                    Kind::Response => self.response(key, e, dir, *len, message, *done),
+                }
+            }
+            Parse::More { len, outcome, done } => {
+                let Some(conn) = self.conns.get_mut(&key) else {
+                    return;
+                };
+                match &mut conn.building[dir.index()] {
+                    Some(Building::Request(call)) => call.req_bytes += len,
+                    Some(Building::Response(call)) => {
+                        call.resp_bytes += len;
+                        if let Some(o) = outcome {
+                            call.outcome = o.clone();
+                        }
+                    }
+                    Some(Building::Orphan) | None => {}
+                }
+                if *done {
+                    self.finish_building(key, dir);
+                }
+            }
+            Parse::Skip { .. } | Parse::Incomplete | Parse::Invalid => {}
+        }
+    }
+
+    #[expect(clippy::too_many_arguments, reason = "one call site, all of it the unit's context")]
+    fn request(
+        &mut self,
+        key: ConnKey,
+        protocol: Protocol,
+        e: &SockEvent,
+        dir: Direction,
+        seq: u32,
+        len: u64,
+        message: &Message,
+        done: bool,
+    ) {
+        let role = match dir {
+            Direction::Egress => Role::Client,
+            Direction::Ingress => Role::Server,
+        };
+        let span_id = self.linker.begin(Origin {
+            role,
+            pid: e.pid,
+            tid: e.tid,
+            local: e.local,
+            remote: e.remote,
+            seq: (e.transport == Transport::Tcp).then_some(seq),
+            context: &message.context,
+        });
+        let call = Call {
+            span_id,
+            protocol,
+            role,
+            tid: e.tid,
+            local: e.local,
+            remote: e.remote,
+            start_ns: match dir {
+                Direction::Egress => e.enter_ns,
+                Direction::Ingress => e.exit_ns,
+            },
+            end_ns: 0,
+            endpoint: message.endpoint.clone(),
+            id: message.id,
+            outcome: Outcome::OK,
+            req_bytes: len,
+            resp_bytes: 0,
+        };
+        if !message.expects_response {
+            if role == Role::Server {
+                self.linker.answered(e.pid, e.tid, span_id);
+            }
+            return;
+        }
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        if done {
+            Self::wait(conn, call, &mut self.stats);
+        } else {
+            conn.building[dir.index()] = Some(Building::Request(call));
+        }
+    }
+
+    fn wait(conn: &mut Conn, call: Call, stats: &mut PipelineStats) {
+        if conn.waiting.len() >= MAX_WAITING {
+            conn.waiting.pop_front();
+            stats.overflow += 1;
+        }
+        conn.waiting.push_back(call);
+    }
+
+    fn response(
+        &mut self,
+        key: ConnKey,
+        e: &SockEvent,
+        dir: Direction,
+        len: u64,
+        message: &Message,
+        done: bool,
+    ) {
+        // A request still being assembled the other way is complete now.
+        self.finish_building(key, dir.reverse());
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        let at = match message.id {
+            Some(id) => conn.waiting.iter().position(|c| c.id == Some(id)),
+            None => (!conn.waiting.is_empty()).then_some(0),
+        };
+        let Some(mut call) = at.and_then(|i| conn.waiting.remove(i)) else {
+            self.stats.unmatched += 1;
+            conn.building[dir.index()] = Some(Building::Orphan);
+            return;
+        };
+        call.end_ns = e.exit_ns;
+        call.outcome = message.outcome.clone();
+        call.resp_bytes = len;
+        if call.role == Role::Server {
+            self.linker.answered(e.pid, call.tid, call.span_id);
+        }
+        if done {
+            let process = ProcessRef::clone(&conn.process);
+            self.complete(call, process);
+        } else {
+            conn.building[dir.index()] = Some(Building::Response(call));
+        }
+    }
+
+    /// Ends the message `dir` was assembling.
+    fn finish_building(&mut self, key: ConnKey, dir: Direction) {
+        let Some(conn) = self.conns.get_mut(&key) else {
+            return;
+        };
+        match conn.building[dir.index()].take() {
+            Some(Building::Request(call)) => Self::wait(conn, call, &mut self.stats),
+            Some(Building::Response(call)) => {
+                let process = ProcessRef::clone(&conn.process);
+                self.complete(call, process);
+            }
+            Some(Building::Orphan) | None => {}
+        }
+    }
+
+    fn complete(&mut self, call: Call, process: ProcessRef) {
+        self.done.push_back((self.now_ns, call, process));
+    }
+
+    /// A connection is over: its messages end, its unanswered requests fail.
+    fn close(&mut self, mut conn: Conn) {
+        for b in conn.building.iter_mut() {
+            match b.take() {
+                Some(Building::Request(call)) => conn.waiting.push_back(call),
+                Some(Building::Response(call)) => {
+                    self.complete(call, ProcessRef::clone(&conn.process))
+                }
+                Some(Building::Orphan) | None => {}
+            }
+        }
+        for mut call in conn.waiting.drain(..) {
+            if call.role == Role::Server {
+                self.linker.answered(conn.process.pid, call.tid, call.span_id);
+            }
+            call.end_ns = self.now_ns.max(call.start_ns);
+            call.outcome = Outcome {
+                status: Status::Error,
+                code: None,
+            };
+            self.done.push_back((self.now_ns, call, ProcessRef::clone(&conn.process)));
+        }
+    }
+
+    fn evict_oldest(&mut self) {
+        let oldest = self
+            .conns
+            .iter()
+            .min_by_key(|(_, c)| c.last_ns)
+            .map(|(k, _)| *k);
+        if let Some(k) = oldest
+            && let Some(conn) = self.conns.remove(&k)
+        {
+            self.stats.evicted += 1;
+            self.close(conn);
+        }
+    }
+
+    /// Advances the clock (CLOCK_MONOTONIC ns): times out requests, forgets
+    /// idle connections, and appends the spans whose linger is over to `out`.
+    pub fn tick(&mut self, now_ns: u64, out: &mut Vec<Span>) {
+        self.now_ns = self.now_ns.max(now_ns);
+        let now = self.now_ns;
+        let mut idle = Vec::new();
+        for (key, conn) in &mut self.conns {
+            while let Some(first) = conn.waiting.front() {
+                let limit = timeout_ns(first.protocol);
+                if now.saturating_sub(first.start_ns) < limit {
+                    break;
+                }
+                let mut call = conn.waiting.pop_front().expect("front exists");
+                if call.role == Role::Server {
+                    self.linker.answered(conn.process.pid, call.tid, call.span_id);
+                }
+                call.end_ns = call.start_ns + limit;
+                call.outcome = Outcome {
+                    status: Status::Timeout,
+                    code: None,
+                };
+                self.done.push_back((now, call, ProcessRef::clone(&conn.process)));
+            }
+            if now.saturating_sub(conn.last_ns) > IDLE_NS {
+                idle.push(*key);
+            }
+        }
+        for key in idle {
+            if let Some(conn) = self.conns.remove(&key) {
+                self.close(conn);
+            }
+        }
+        while let Some((at, ..)) = self.done.front() {
+            if now.saturating_sub(*at) < LINGER_NS {
+                break;
+            }
+            let (_, call, process) = self.done.pop_front().expect("front exists");
+            out.push(self.span(call, process));
+        }
+    }
+
+    /// Hands out every completed call now, lingering or not (at the end).
+    pub fn flush(&mut self, out: &mut Vec<Span>) {
+        let keys: Vec<ConnKey> = self.conns.keys().copied().collect();
+        for key in keys {
+            for dir in [Direction::Egress, Direction::Ingress] {
+                self.finish_building(key, dir);
+            }
+        }
+        while let Some((_, call, process)) = self.done.pop_front() {
+            out.push(self.span(call, process));
+        }
+    }
+
+    /// Requests still waiting for a response.
+    pub fn waiting(&self) -> usize {
+        self.conns.values().map(|c| c.waiting.len()).sum()
+    }
+
+    fn span(&mut self, call: Call, process: ProcessRef) -> Span {
+        self.stats.spans += 1;
+        let (trace_id, parent_span_id) = self.linker.resolve(call.span_id);
+        Span {
+            start_ns: call.start_ns as i64 + self.config.epoch_offset_ns,
+            duration_ns: call.end_ns.saturating_sub(call.start_ns) as i64,
+            protocol: call.protocol,
+            role: call.role,
+            endpoint: call.endpoint,
+            status: call.outcome.status,
+            code: call.outcome.code,
+            req_bytes: u32::try_from(call.req_bytes).unwrap_or(u32::MAX),
+            resp_bytes: u32::try_from(call.resp_bytes).unwrap_or(u32::MAX),
+            process,
+            tid: call.tid,
+            local: call.local,
+            remote: call.remote,
+            trace_id,
+            span_id: call.span_id,
+            parent_span_id,
+        }
+    }
+}
