@@ -30,6 +30,7 @@ Register-ArgumentCompleter -Native -CommandName 'dflow' -ScriptBlock {
             [CompletionResult]::new('-V', '-V ', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('--version', '--version', [CompletionResultType]::ParameterName, 'Print version')
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check whether this host can run dflow''s probes')
+            [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Which requests are slow or failing, and where in the call chain')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Where processes spend CPU time, and where their threads block')
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Ask a session file (or several) questions in SQL')
             [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'List, inspect and delete session files')
@@ -39,6 +40,30 @@ Register-ArgumentCompleter -Native -CommandName 'dflow' -ScriptBlock {
         }
         'dflow;doctor' {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given')
+            [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of text')
+            [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but results and errors (no progress, no notes)')
+            [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but results and errors (no progress, no notes)')
+            [CompletionResult]::new('-h', '-h', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            [CompletionResult]::new('--help', '--help', [CompletionResultType]::ParameterName, 'Print help (see more with ''--help'')')
+            break
+        }
+        'dflow;trace' {
+            [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Capture only this process (repeatable). With --comm, a process that matches either is captured')
+            [CompletionResult]::new('--pid', '--pid', [CompletionResultType]::ParameterName, 'Capture only this process (repeatable). With --comm, a process that matches either is captured')
+            [CompletionResult]::new('--comm', '--comm', [CompletionResultType]::ParameterName, 'Capture only processes with this command name, as in /proc/PID/comm (at most 15 bytes; repeatable)')
+            [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C')
+            [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C')
+            [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Write the session to this file instead of the default directory')
+            [CompletionResult]::new('--tag', '--tag', [CompletionResultType]::ParameterName, 'Label the session (repeatable), e.g. --tag ticket=INC-42; stored in the session''s labels table')
+            [CompletionResult]::new('--port', '--port', [CompletionResultType]::ParameterName, 'Only connections with this local or remote port (repeatable)')
+            [CompletionResult]::new('--protocol', '--protocol', [CompletionResultType]::ParameterName, 'Only this protocol (repeatable); default: all')
+            [CompletionResult]::new('--min-latency', '--min-latency', [CompletionResultType]::ParameterName, 'Only calls that took at least this long (e.g. 100ms)')
+            [CompletionResult]::new('--status', '--status', [CompletionResultType]::ParameterName, 'Only calls with this status (repeatable)')
+            [CompletionResult]::new('--snaplen', '--snaplen', [CompletionResultType]::ParameterName, 'Payload bytes copied per syscall for parsing (64 to 16384)')
+            [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given')
+            [CompletionResult]::new('--no-session', '--no-session', [CompletionResultType]::ParameterName, 'Do not write a session file')
+            [CompletionResult]::new('--no-redact', '--no-redact', [CompletionResultType]::ParameterName, 'Show and store credentials as they are (off by default: Authorization, Proxy-Authorization, Cookie and Set-Cookie values and database authentication are replaced by [redacted])')
+            [CompletionResult]::new('--no-tui', '--no-tui', [CompletionResultType]::ParameterName, 'Print calls as lines even on a terminal')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of text')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but results and errors (no progress, no notes)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but results and errors (no progress, no notes)')
@@ -158,6 +183,7 @@ Register-ArgumentCompleter -Native -CommandName 'dflow' -ScriptBlock {
         }
         'dflow;help' {
             [CompletionResult]::new('doctor', 'doctor', [CompletionResultType]::ParameterValue, 'Check whether this host can run dflow''s probes')
+            [CompletionResult]::new('trace', 'trace', [CompletionResultType]::ParameterValue, 'Which requests are slow or failing, and where in the call chain')
             [CompletionResult]::new('profile', 'profile', [CompletionResultType]::ParameterValue, 'Where processes spend CPU time, and where their threads block')
             [CompletionResult]::new('query', 'query', [CompletionResultType]::ParameterValue, 'Ask a session file (or several) questions in SQL')
             [CompletionResult]::new('sessions', 'sessions', [CompletionResultType]::ParameterValue, 'List, inspect and delete session files')
@@ -166,6 +192,9 @@ Register-ArgumentCompleter -Native -CommandName 'dflow' -ScriptBlock {
             break
         }
         'dflow;help;doctor' {
+            break
+        }
+        'dflow;help;trace' {
             break
         }
         'dflow;help;profile' {

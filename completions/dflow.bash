@@ -34,6 +34,9 @@ _dflow() {
             dflow,sessions)
                 cmd="dflow__subcmd__sessions"
                 ;;
+            dflow,trace)
+                cmd="dflow__subcmd__trace"
+                ;;
             dflow__subcmd__help,doctor)
                 cmd="dflow__subcmd__help__subcmd__doctor"
                 ;;
@@ -51,6 +54,9 @@ _dflow() {
                 ;;
             dflow__subcmd__help,sessions)
                 cmd="dflow__subcmd__help__subcmd__sessions"
+                ;;
+            dflow__subcmd__help,trace)
+                cmd="dflow__subcmd__help__subcmd__trace"
                 ;;
             dflow__subcmd__help__subcmd__sessions,list)
                 cmd="dflow__subcmd__help__subcmd__sessions__subcmd__list"
@@ -92,7 +98,7 @@ _dflow() {
 
     case "${cmd}" in
         dflow)
-            opts="-q -h -V --json --quiet --color --help --version doctor profile query sessions replay help"
+            opts="-q -h -V --json --quiet --color --help --version doctor trace profile query sessions replay help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -128,7 +134,7 @@ _dflow() {
             return 0
             ;;
         dflow__subcmd__help)
-            opts="doctor profile query sessions replay help"
+            opts="doctor trace profile query sessions replay help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -256,6 +262,20 @@ _dflow() {
         dflow__subcmd__help__subcmd__sessions__subcmd__show)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 4 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dflow__subcmd__help__subcmd__trace)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
@@ -512,6 +532,72 @@ _dflow() {
                 return 0
             fi
             case "${prev}" in
+                --color)
+                    COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        dflow__subcmd__trace)
+            opts="-p -d -q -h --pid --comm --duration --session --no-session --tag --port --protocol --min-latency --status --snaplen --no-redact --no-tui --json --quiet --color --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --pid)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -p)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --comm)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --duration)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -d)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --session)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --tag)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --port)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --protocol)
+                    COMPREPLY=($(compgen -W "http1 dns redis postgres mysql" -- "${cur}"))
+                    return 0
+                    ;;
+                --min-latency)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --status)
+                    COMPREPLY=($(compgen -W "ok client_error server_error timeout error" -- "${cur}"))
+                    return 0
+                    ;;
+                --snaplen)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

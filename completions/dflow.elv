@@ -27,6 +27,7 @@ set edit:completion:arg-completer[dflow] = {|@words|
             cand -V 'Print version'
             cand --version 'Print version'
             cand doctor 'Check whether this host can run dflow''s probes'
+            cand trace 'Which requests are slow or failing, and where in the call chain'
             cand profile 'Where processes spend CPU time, and where their threads block'
             cand query 'Ask a session file (or several) questions in SQL'
             cand sessions 'List, inspect and delete session files'
@@ -35,6 +36,29 @@ set edit:completion:arg-completer[dflow] = {|@words|
         }
         &'dflow;doctor'= {
             cand --color 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given'
+            cand --json 'Print machine-readable JSON instead of text'
+            cand -q 'Print nothing but results and errors (no progress, no notes)'
+            cand --quiet 'Print nothing but results and errors (no progress, no notes)'
+            cand -h 'Print help (see more with ''--help'')'
+            cand --help 'Print help (see more with ''--help'')'
+        }
+        &'dflow;trace'= {
+            cand -p 'Capture only this process (repeatable). With --comm, a process that matches either is captured'
+            cand --pid 'Capture only this process (repeatable). With --comm, a process that matches either is captured'
+            cand --comm 'Capture only processes with this command name, as in /proc/PID/comm (at most 15 bytes; repeatable)'
+            cand -d 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C'
+            cand --duration 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C'
+            cand --session 'Write the session to this file instead of the default directory'
+            cand --tag 'Label the session (repeatable), e.g. --tag ticket=INC-42; stored in the session''s labels table'
+            cand --port 'Only connections with this local or remote port (repeatable)'
+            cand --protocol 'Only this protocol (repeatable); default: all'
+            cand --min-latency 'Only calls that took at least this long (e.g. 100ms)'
+            cand --status 'Only calls with this status (repeatable)'
+            cand --snaplen 'Payload bytes copied per syscall for parsing (64 to 16384)'
+            cand --color 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given'
+            cand --no-session 'Do not write a session file'
+            cand --no-redact 'Show and store credentials as they are (off by default: Authorization, Proxy-Authorization, Cookie and Set-Cookie values and database authentication are replaced by [redacted])'
+            cand --no-tui 'Print calls as lines even on a terminal'
             cand --json 'Print machine-readable JSON instead of text'
             cand -q 'Print nothing but results and errors (no progress, no notes)'
             cand --quiet 'Print nothing but results and errors (no progress, no notes)'
@@ -141,6 +165,7 @@ set edit:completion:arg-completer[dflow] = {|@words|
         }
         &'dflow;help'= {
             cand doctor 'Check whether this host can run dflow''s probes'
+            cand trace 'Which requests are slow or failing, and where in the call chain'
             cand profile 'Where processes spend CPU time, and where their threads block'
             cand query 'Ask a session file (or several) questions in SQL'
             cand sessions 'List, inspect and delete session files'
@@ -148,6 +173,8 @@ set edit:completion:arg-completer[dflow] = {|@words|
             cand help 'Print this message or the help of the given subcommand(s)'
         }
         &'dflow;help;doctor'= {
+        }
+        &'dflow;help;trace'= {
         }
         &'dflow;help;profile'= {
         }

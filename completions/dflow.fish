@@ -32,6 +32,7 @@ complete -c dflow -n "__fish_dflow_needs_command" -s q -l quiet -d 'Print nothin
 complete -c dflow -n "__fish_dflow_needs_command" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dflow -n "__fish_dflow_needs_command" -s V -l version -d 'Print version'
 complete -c dflow -n "__fish_dflow_needs_command" -f -a "doctor" -d 'Check whether this host can run dflow\'s probes'
+complete -c dflow -n "__fish_dflow_needs_command" -f -a "trace" -d 'Which requests are slow or failing, and where in the call chain'
 complete -c dflow -n "__fish_dflow_needs_command" -f -a "profile" -d 'Where processes spend CPU time, and where their threads block'
 complete -c dflow -n "__fish_dflow_needs_command" -f -a "query" -d 'Ask a session file (or several) questions in SQL'
 complete -c dflow -n "__fish_dflow_needs_command" -f -a "sessions" -d 'List, inspect and delete session files'
@@ -43,6 +44,33 @@ never\t'Never colour'"
 complete -c dflow -n "__fish_dflow_using_subcommand doctor" -l json -d 'Print machine-readable JSON instead of text'
 complete -c dflow -n "__fish_dflow_using_subcommand doctor" -s q -l quiet -d 'Print nothing but results and errors (no progress, no notes)'
 complete -c dflow -n "__fish_dflow_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -s p -l pid -d 'Capture only this process (repeatable). With --comm, a process that matches either is captured' -r
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -l comm -d 'Capture only processes with this command name, as in /proc/PID/comm (at most 15 bytes; repeatable)' -r
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -s d -l duration -d 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C' -r
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -l session -d 'Write the session to this file instead of the default directory' -r -F
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -l tag -d 'Label the session (repeatable), e.g. --tag ticket=INC-42; stored in the session\'s labels table' -r
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -l port -d 'Only connections with this local or remote port (repeatable)' -r
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -l protocol -d 'Only this protocol (repeatable); default: all' -r -f -a "http1\t''
+dns\t''
+redis\t''
+postgres\t''
+mysql\t''"
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -l min-latency -d 'Only calls that took at least this long (e.g. 100ms)' -r
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -l status -d 'Only calls with this status (repeatable)' -r -f -a "ok\t''
+client_error\t''
+server_error\t''
+timeout\t''
+error\t''"
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -l snaplen -d 'Payload bytes copied per syscall for parsing (64 to 16384)' -r
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -l color -d 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is not set'
+always\t'Always colour'
+never\t'Never colour'"
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -l no-session -d 'Do not write a session file'
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -l no-redact -d 'Show and store credentials as they are (off by default: Authorization, Proxy-Authorization, Cookie and Set-Cookie values and database authentication are replaced by [redacted])'
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -l no-tui -d 'Print calls as lines even on a terminal'
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -l json -d 'Print machine-readable JSON instead of text'
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -s q -l quiet -d 'Print nothing but results and errors (no progress, no notes)'
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dflow -n "__fish_dflow_using_subcommand profile" -s p -l pid -d 'Capture only this process (repeatable). With --comm, a process that matches either is captured' -r
 complete -c dflow -n "__fish_dflow_using_subcommand profile" -l comm -d 'Capture only processes with this command name, as in /proc/PID/comm (at most 15 bytes; repeatable)' -r
 complete -c dflow -n "__fish_dflow_using_subcommand profile" -s d -l duration -d 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C' -r
@@ -113,12 +141,13 @@ never\t'Never colour'"
 complete -c dflow -n "__fish_dflow_using_subcommand replay" -l json -d 'Print machine-readable JSON instead of text'
 complete -c dflow -n "__fish_dflow_using_subcommand replay" -s q -l quiet -d 'Print nothing but results and errors (no progress, no notes)'
 complete -c dflow -n "__fish_dflow_using_subcommand replay" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor profile query sessions replay help" -f -a "doctor" -d 'Check whether this host can run dflow\'s probes'
-complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor profile query sessions replay help" -f -a "profile" -d 'Where processes spend CPU time, and where their threads block'
-complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor profile query sessions replay help" -f -a "query" -d 'Ask a session file (or several) questions in SQL'
-complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor profile query sessions replay help" -f -a "sessions" -d 'List, inspect and delete session files'
-complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor profile query sessions replay help" -f -a "replay" -d 'Show a stored session again, as the live capture showed it'
-complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor profile query sessions replay help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor trace profile query sessions replay help" -f -a "doctor" -d 'Check whether this host can run dflow\'s probes'
+complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor trace profile query sessions replay help" -f -a "trace" -d 'Which requests are slow or failing, and where in the call chain'
+complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor trace profile query sessions replay help" -f -a "profile" -d 'Where processes spend CPU time, and where their threads block'
+complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor trace profile query sessions replay help" -f -a "query" -d 'Ask a session file (or several) questions in SQL'
+complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor trace profile query sessions replay help" -f -a "sessions" -d 'List, inspect and delete session files'
+complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor trace profile query sessions replay help" -f -a "replay" -d 'Show a stored session again, as the live capture showed it'
+complete -c dflow -n "__fish_dflow_using_subcommand help; and not __fish_seen_subcommand_from doctor trace profile query sessions replay help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c dflow -n "__fish_dflow_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "list" -d 'List sessions: kind, host, time span, size, events and losses (the default)'
 complete -c dflow -n "__fish_dflow_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "show" -d 'Everything a session file says about itself'
 complete -c dflow -n "__fish_dflow_using_subcommand help; and __fish_seen_subcommand_from sessions" -f -a "rm" -d 'Delete session files (each with its write-ahead log)'

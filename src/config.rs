@@ -8,7 +8,11 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{CaptureArgs, Cli, ColorWhen, Command, ProfileArgs, SessionsAction};
+use crate::cli::{
+    CaptureArgs, Cli, ColorWhen, Command, ProfileArgs, ProtocolArg, SessionsAction, StatusArg,
+    TraceArgs,
+};
+use crate::event::{Protocol, Status};
 use crate::profile::fold::Mode;
 use crate::profile::sampler::SamplerConfig;
 use crate::store::path as store_path;
@@ -53,6 +57,7 @@ pub struct OutputConfig {
 #[derive(Debug, Clone)]
 pub enum CommandConfig {
     Doctor,
+    Trace(Box<TraceConfig>),
     Profile(Box<ProfileConfig>),
     Query(QueryConfig),
     Sessions(SessionsConfig),
@@ -83,6 +88,60 @@ pub enum SessionsConfig {
     List,
     Show(PathBuf),
     Rm(Vec<PathBuf>),
+}
+
+/// `dflow trace`: capture, parse, pair, link, show and store.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceConfig {
+    pub capture: CaptureConfig,
+    pub ports: Vec<u16>,
+    /// Empty: every protocol.
+    pub protocols: Vec<Protocol>,
+    pub min_latency: Option<Duration>,
+    /// Empty: every status.
+    pub statuses: Vec<Status>,
+    pub snaplen: u32,
+    pub redact: bool,
+}
+
+impl TraceConfig {
+    pub fn from_args(args: TraceArgs) -> Result<TraceConfig, UsageError> {
+        let mut ports = args.ports;
+        ports.sort_unstable();
+        ports.dedup();
+        let mut protocols: Vec<Protocol> = args
+            .protocols
+            .iter()
+            .map(|p| match p {
+                ProtocolArg::Http1 => Protocol::Http1,
+                ProtocolArg::Dns => Protocol::Dns,
+                ProtocolArg::Redis => Protocol::Redis,
+                ProtocolArg::Postgres => Protocol::Postgres,
+                ProtocolArg::Mysql => Protocol::Mysql,
+            })
+            .collect();
+        protocols.dedup();
+        let statuses = args
+            .statuses
+            .iter()
+            .map(|s| match s {
+                StatusArg::Ok => Status::Ok,
+                StatusArg::ClientError => Status::ClientError,
+                StatusArg::ServerError => Status::ServerError,
+                StatusArg::Timeout => Status::Timeout,
+                StatusArg::Error => Status::Error,
+            })
+            .collect();
+        Ok(TraceConfig {
+            capture: CaptureConfig::from_args(args.capture)?,
+            ports,
+            protocols,
+            min_latency: args.min_latency,
+            statuses,
+            snaplen: args.snaplen,
+            redact: !args.no_redact,
+        })
+    }
 }
 
 /// `dflow profile`: sample (or read a session), then show and write.
@@ -193,6 +252,7 @@ impl Config {
         };
         let command = match cli.command {
             Command::Doctor(_) => CommandConfig::Doctor,
+            Command::Trace(args) => CommandConfig::Trace(Box::new(TraceConfig::from_args(*args)?)),
             Command::Profile(args) => {
                 let profile = ProfileConfig::from_args(*args, &output, stdio_is_terminal())?;
                 CommandConfig::Profile(Box::new(profile))

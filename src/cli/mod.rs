@@ -14,6 +14,7 @@ const EXAMPLES: &str = "\
 Examples:
   sudo dflow doctor                      can this host run dflow? (kernel, BTF, program types, features)
   sudo dflow doctor --json               the same report as one JSON object
+  sudo dflow trace -p 1234 --json        every L7 call of process 1234, one JSON object per line
   sudo dflow profile -p 1234             a live flame graph of process 1234 (q to stop)
   sudo dflow profile -d 30s -o cpu.svg   every process for 30 s, written as an SVG flame graph
   dflow sessions                         the captures kept on this host
@@ -68,6 +69,7 @@ pub enum ColorWhen {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     Doctor(DoctorArgs),
+    Trace(Box<TraceArgs>),
     Profile(Box<ProfileArgs>),
     Query(QueryArgs),
     Sessions(SessionsArgs),
@@ -93,6 +95,91 @@ of them cannot, 77 when dflow lacks the privilege to load eBPF programs.
 #[derive(Debug, Args)]
 #[command(after_help = DOCTOR_EXAMPLES)]
 pub struct DoctorArgs {}
+
+const TRACE_EXAMPLES: &str = "\
+Examples:
+  sudo dflow trace
+      every HTTP/1, DNS, Redis, PostgreSQL and MySQL call on this host; Ctrl-C stops
+  sudo dflow trace -p 1234 --json
+      one JSON object per call of process 1234 (start_ns, duration_ns, endpoint,
+      status, code, trace_id, span_id, parent_span_id, ...)
+  sudo dflow trace --comm nginx --port 8080 --status server_error --min-latency 100ms
+      only slow or failing calls of nginx on port 8080
+  sudo dflow trace --protocol redis --protocol postgres -d 30s --session db.duckdb
+      30 s of database calls, kept as a session for `dflow query` and `dflow replay`
+
+Calls are read from the socket syscalls of the traced processes (read, write,
+send*, recv* and their vector forms): nothing is instrumented or restarted.
+Encrypted traffic (TLS) is not readable this way. Spans link into traces by
+thread (a server's outbound calls while it handles a request), by TCP
+sequence numbers (a client and server on this host) and by traceparent and
+X-Request-ID headers. Credentials (Authorization, Proxy-Authorization,
+Cookie, Set-Cookie, database passwords) are redacted unless --no-redact.
+";
+
+/// Which requests are slow or failing, and where in the call chain.
+///
+/// Captures the socket syscalls of the target processes with eBPF, parses
+/// HTTP/1.x, DNS, Redis, PostgreSQL and MySQL from them, pairs requests with
+/// responses into spans (latency, status, protocol code, sizes), links spans
+/// into traces, and prints one line per call (one JSON object with --json).
+/// The spans are stored as a session.
+#[derive(Debug, Args)]
+#[command(after_help = TRACE_EXAMPLES)]
+pub struct TraceArgs {
+    #[command(flatten)]
+    pub capture: CaptureArgs,
+
+    /// Only connections with this local or remote port (repeatable).
+    #[arg(long = "port", value_name = "PORT", value_parser = clap::value_parser!(u16).range(1..))]
+    pub ports: Vec<u16>,
+
+    /// Only this protocol (repeatable); default: all.
+    #[arg(long = "protocol", value_name = "PROTOCOL", value_enum)]
+    pub protocols: Vec<ProtocolArg>,
+
+    /// Only calls that took at least this long (e.g. 100ms).
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub min_latency: Option<Duration>,
+
+    /// Only calls with this status (repeatable).
+    #[arg(long = "status", value_name = "STATUS", value_enum)]
+    pub statuses: Vec<StatusArg>,
+
+    /// Payload bytes copied per syscall for parsing (64 to 16384).
+    #[arg(long, value_name = "BYTES", default_value_t = 1024,
+          value_parser = clap::value_parser!(u32).range(64..=16384))]
+    pub snaplen: u32,
+
+    /// Show and store credentials as they are (off by default: Authorization,
+    /// Proxy-Authorization, Cookie and Set-Cookie values and database
+    /// authentication are replaced by [redacted]).
+    #[arg(long)]
+    pub no_redact: bool,
+
+    /// Print calls as lines even on a terminal.
+    #[arg(long)]
+    pub no_tui: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum ProtocolArg {
+    Http1,
+    Dns,
+    Redis,
+    Postgres,
+    Mysql,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum StatusArg {
+    Ok,
+    ClientError,
+    ServerError,
+    Timeout,
+    Error,
+}
 
 const PROFILE_EXAMPLES: &str = "\
 Examples:

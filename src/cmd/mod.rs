@@ -6,12 +6,14 @@ pub mod profile;
 pub mod query;
 pub mod replay;
 pub mod sessions;
+pub mod trace;
 
 use crate::config::{CommandConfig, Config};
 
 pub fn run(config: &Config) -> anyhow::Result<()> {
     match &config.command {
         CommandConfig::Doctor => doctor::run(&config.output, &mut std::io::stdout().lock()),
+        CommandConfig::Trace(t) => trace::run(t, &config.output),
         CommandConfig::Profile(p) => profile::run(p, &config.output),
         CommandConfig::Query(q) => query::run(q, &config.output, &mut std::io::stdout().lock()),
         CommandConfig::Sessions(s) => {

@@ -112,18 +112,7 @@ pub fn build_without_frame_pointers(dir: &Path) -> PathBuf {
 }
 
 fn compile(dir: &Path, name: &str, flags: &[&str]) -> PathBuf {
-    let src = dir.join(format!("{name}.c"));
-    let bin = dir.join(name);
-    std::fs::write(&src, PROGRAM).unwrap();
-    let status = Command::new("cc")
-        .args(flags)
-        .args(["-no-pie", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .status()
-        .expect("run cc");
-    assert!(status.success(), "cc failed");
-    bin
+    super::compile_c(dir, name, PROGRAM, flags)
 }
 
 pub fn spawn(bin: &Path, args: &[&str]) -> Child {

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 pub mod burn;
 pub mod fixtures;
+pub mod tracing;
 
 /// Whether this test may load probes. Without root it is skipped, unless
 /// DFLOW_REQUIRE_BPF=1 (set by `.ci/run`), under which it fails instead.
@@ -90,4 +91,21 @@ pub fn cpu_measurement() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
     LOCK.lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Compiles the C program `source` as `dir/name` with `flags` (-no-pie).
+pub fn compile_c(dir: &std::path::Path, name: &str, source: &str, flags: &[&str]) -> PathBuf {
+    let src = dir.join(format!("{name}.c"));
+    let bin = dir.join(name);
+    std::fs::write(&src, source).unwrap();
+    let status = std::process::Command::new("cc")
+        .args(flags)
+        .args(["-no-pie", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .arg("-lpthread")
+        .status()
+        .expect("run cc");
+    assert!(status.success(), "cc failed");
+    bin
 }

@@ -1,0 +1,260 @@
+//! `dflow trace`: capture socket syscalls, turn them into spans, print and
+//! store them.
+//!
+//! One loop: every [`TICK`] the capture's batches go through the
+//! [`Pipeline`]; the spans whose linger is over are filtered (latency,
+//! status), printed (a line each, or a JSON object each with `--json`) and
+//! appended to the session. At the end the pipeline is flushed, so nothing
+//! that completed is lost, and a summary with the capture's counters (lost
+//! events included) goes to stderr.
+
+use std::io::{self, Write};
+use std::sync::mpsc::RecvTimeoutError;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+
+use crate::config::{CaptureConfig, OutputConfig, TraceConfig};
+use crate::event::Span;
+use crate::output::events;
+use crate::probe::{Filters, ProbeCounters};
+use crate::protocol::Options;
+use crate::signal::Shutdown;
+use crate::store::{SessionKind, SessionMeta, SessionWriter, path as store_path};
+use crate::trace::capture::{self, CaptureConfig as Capture};
+use crate::trace::pipeline::{Pipeline, PipelineConfig, PipelineStats};
+
+/// How often batches are taken in and lingering spans handed out.
+const TICK: Duration = Duration::from_millis(50);
+
+/// CLOCK_MONOTONIC now, in ns: the clock of the kernel's timestamps.
+pub fn monotonic_ns() -> u64 {
+    clock_ns(libc::CLOCK_MONOTONIC)
+}
+
+fn clock_ns(clock: libc::clockid_t) -> u64 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: clock_gettime writes one timespec to a valid pointer.
+    unsafe { libc::clock_gettime(clock, &mut ts) };
+    ts.tv_sec as u64 * 1_000_000_000 + ts.tv_nsec as u64
+}
+
+/// Unix epoch ns minus CLOCK_MONOTONIC ns, now.
+pub fn epoch_offset_ns() -> i64 {
+    clock_ns(libc::CLOCK_REALTIME) as i64 - monotonic_ns() as i64
+}
+
+/// Whether a span passes `--min-latency` and `--status`.
+pub fn wanted(config: &TraceConfig, span: &Span) -> bool {
+    let slow_enough = config
+        .min_latency
+        .is_none_or(|min| span.duration_ns >= min.as_nanos() as i64);
+    let status = config.statuses.is_empty() || config.statuses.contains(&span.status);
+    slow_enough && status
+}
+
+pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
+    crate::privilege::require_probes("trace")?;
+    let shutdown = Shutdown::install().context("cannot handle Ctrl-C")?;
+    let started = Instant::now();
+    let (probe, rx) = capture::start(&Capture {
+        filters: Filters {
+            pids: config.capture.pids.clone(),
+            comms: config.capture.comms.clone(),
+            ports: config.ports.clone(),
+        },
+        snaplen: config.snaplen,
+        exclude_pid: std::process::id(),
+    })?;
+    if !output.quiet {
+        eprintln!(
+            "dflow: tracing {}{}; Ctrl-C stops",
+            target_text(config),
+            config
+                .capture
+                .duration
+                .map(|d| format!(" for {}", humantime::format_duration(d)))
+                .unwrap_or_default(),
+        );
+    }
+    let writer = open_session(&config.capture)?;
+    let mut pipeline = Pipeline::new(
+        PipelineConfig {
+            protocols: config.protocols.clone(),
+            options: Options {
+                redact: config.redact,
+            },
+            epoch_offset_ns: epoch_offset_ns(),
+        },
+        Box::new(|pid, comm| crate::process::describe(pid, Some(comm))),
+    );
+    let deadline = config.capture.duration.map(|d| started + d);
+    let stdout = io::stdout();
+    let mut out = stdout.lock();
+    let mut spans = Vec::new();
+    let mut shown = 0u64;
+    loop {
+        let stop = shutdown.requested() || deadline.is_some_and(|d| Instant::now() >= d);
+        if stop {
+            break;
+        }
+        match rx.recv_timeout(TICK) {
+            Ok(batch) => {
+                batch.iter().for_each(|e| pipeline.feed(e));
+                for batch in rx.try_iter() {
+                    batch.iter().for_each(|e| pipeline.feed(e));
+                }
+            }
+            Err(RecvTimeoutError::Timeout) => {}
+            Err(RecvTimeoutError::Disconnected) => break,
+        }
+        pipeline.tick(monotonic_ns(), &mut spans);
+        shown += emit(config, output, &mut spans, writer.as_ref(), &mut out)?;
+    }
+    // Take in what is queued, detach (the drains make a last pass), take in
+    // that too, and hand out every call that completed.
+    for batch in rx.try_iter() {
+        batch.iter().for_each(|e| pipeline.feed(e));
+    }
+    let counters = probe.finish()?;
+    for batch in rx.try_iter() {
+        batch.iter().for_each(|e| pipeline.feed(e));
+    }
+    pipeline.flush(&mut spans);
+    shown += emit(config, output, &mut spans, writer.as_ref(), &mut out)?;
+    let stats = pipeline.stats();
+    let waiting = pipeline.waiting();
+    let session = match writer {
+        Some(writer) => {
+            let path = writer.path().to_owned();
+            writer.finish(vec![("trace".to_owned(), counters)])?;
+            Some(path)
+        }
+        None => None,
+    };
+    if !output.quiet {
+        summary(output, &counters, &stats, shown, waiting, started.elapsed())?;
+        if let Some(path) = session {
+            eprintln!("dflow: session saved to {}", path.display());
+        }
+    }
+    Ok(())
+}
+
+/// Prints and stores the spans that pass the filters; returns how many.
+fn emit(
+    config: &TraceConfig,
+    output: &OutputConfig,
+    spans: &mut Vec<Span>,
+    writer: Option<&SessionWriter>,
+    out: &mut impl Write,
+) -> anyhow::Result<u64> {
+    spans.retain(|s| wanted(config, s));
+    if spans.is_empty() {
+        return Ok(0);
+    }
+    for s in spans.iter() {
+        if output.json {
+            events::span_json(out, s)?;
+        } else {
+            events::span_text(out, s)?;
+        }
+    }
+    out.flush()?;
+    let n = spans.len() as u64;
+    let batch = std::mem::take(spans);
+    if let Some(w) = writer {
+        w.spans(batch);
+    }
+    Ok(n)
+}
+
+#[derive(serde::Serialize)]
+struct SummaryJson<'a> {
+    summary: SummaryFields<'a>,
+}
+
+#[derive(serde::Serialize)]
+struct SummaryFields<'a> {
+    elapsed_s: f64,
+    delivered: u64,
+    lost: u64,
+    spans: u64,
+    unanswered: usize,
+    #[serde(flatten)]
+    pipeline: &'a PipelineStats,
+}
+
+/// The end-of-capture summary on stderr: one JSON object with --json.
+fn summary(
+    output: &OutputConfig,
+    counters: &ProbeCounters,
+    stats: &PipelineStats,
+    shown: u64,
+    waiting: usize,
+    elapsed: Duration,
+) -> io::Result<()> {
+    let mut err = io::stderr().lock();
+    if output.json {
+        let json = SummaryJson {
+            summary: SummaryFields {
+                elapsed_s: elapsed.as_secs_f64(),
+                delivered: counters.delivered,
+                lost: counters.lost,
+                spans: shown,
+                unanswered: waiting,
+                pipeline: stats,
+            },
+        };
+        serde_json::to_writer(&mut err, &json)?;
+        return writeln!(err);
+    }
+    writeln!(
+        err,
+        "dflow: {shown} calls in {:.1} s from {} socket events ({} lost{}){}",
+        elapsed.as_secs_f64(),
+        counters.delivered,
+        counters.lost,
+        if counters.lost > 0 {
+            "; the ring buffer was full: narrow the targets with -p/--comm/--port"
+        } else {
+            ""
+        },
+        if waiting > 0 {
+            format!("; {waiting} requests were still waiting for a response")
+        } else {
+            String::new()
+        },
+    )
+}
+
+fn target_text(config: &TraceConfig) -> String {
+    let c = &config.capture;
+    let mut parts: Vec<String> = c.pids.iter().map(|p| format!("pid {p}")).collect();
+    parts.extend(c.comms.iter().map(|n| format!("comm {n}")));
+    let mut text = if parts.is_empty() {
+        "all processes".to_owned()
+    } else {
+        parts.join(", ")
+    };
+    if !config.ports.is_empty() {
+        let ports: Vec<String> = config.ports.iter().map(u16::to_string).collect();
+        text.push_str(&format!(" on port {}", ports.join(", ")));
+    }
+    text
+}
+
+fn open_session(capture: &CaptureConfig) -> anyhow::Result<Option<SessionWriter>> {
+    let meta = SessionMeta::now(SessionKind::Trace);
+    let Some(path) = store_path::resolve(&capture.session, SessionKind::Trace, &meta.host)? else {
+        return Ok(None);
+    };
+    let writer = SessionWriter::create(&path, meta)?;
+    for (key, value) in &capture.tags {
+        writer.label("session", 0, key, value);
+    }
+    Ok(Some(writer))
+}
