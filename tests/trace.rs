@@ -165,3 +165,454 @@ fn http_server_spans_match_the_servers_own_latency_and_codes() {
     http_round(&server, 1);
     http_round(&server, 16);
 }
+
+/// A free TCP port on loopback (bound and released; good enough for a test).
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// Waits until something accepts connections on `port`.
+fn wait_listening(port: u16) {
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    panic!("nothing listens on port {port}");
+}
+
+/// A throwaway redis-server (installed by `.ci/run`), killed on drop.
+struct Redis {
+    child: Child,
+    port: u16,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let port = free_port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .args(["--bind", "127.0.0.1"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server (apt-get install redis-server)");
+        wait_listening(port);
+        Redis { child, port }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One RESP command, and its reply (simple, integer, error, bulk, or an
+/// array of those).
+fn redis_call(conn: &mut TcpStream, args: &[&str]) -> String {
+    let mut cmd = format!("*{}\r\n", args.len());
+    for a in args {
+        cmd.push_str(&format!("${}\r\n{a}\r\n", a.len()));
+    }
+    conn.write_all(cmd.as_bytes()).unwrap();
+    read_reply(conn)
+}
+
+fn read_reply(conn: &mut TcpStream) -> String {
+    let mut line = Vec::new();
+    let mut byte = [0u8; 1];
+    while !line.ends_with(b"\r\n") {
+        conn.read_exact(&mut byte).unwrap();
+        line.push(byte[0]);
+    }
+    let mut reply = String::from_utf8_lossy(&line).into_owned();
+    let count = || -> i64 { reply[1..reply.len() - 2].parse().unwrap() };
+    match line[0] {
+        b'$' if count() >= 0 => {
+            let mut rest = vec![0u8; count() as usize + 2];
+            conn.read_exact(&mut rest).unwrap();
+            reply.push_str(&String::from_utf8_lossy(&rest));
+        }
+        b'*' => {
+            for _ in 0..count().max(0) {
+                reply.push_str(&read_reply(conn));
+            }
+        }
+        _ => {}
+    }
+    reply
+}
+
+#[test]
+fn redis_commands_are_reported_once_per_side() {
+    if !common::root_or_skip("redis_commands_are_reported_once_per_side") {
+        return;
+    }
+    let redis = Redis::start();
+    let me = std::process::id().to_string();
+    let server_pid = redis.child.id().to_string();
+    let tracer = Tracer::start(&["-p", &server_pid, "-p", &me, "--no-session"]);
+    let mut conn = TcpStream::connect(("127.0.0.1", redis.port)).unwrap();
+    let sent: &[&[&str]] = &[
+        &["SET", "greeting", "hello"],
+        &["GET", "greeting"],
+        &["INCR", "counter"],
+        &["LPUSH", "list", "a"],
+        &["HSET", "hash", "f", "v"],
+        &["CONFIG", "GET", "maxmemory"],
+        &["GET", "list"],
+    ];
+    let mut replies = Vec::new();
+    for args in sent {
+        replies.push(redis_call(&mut conn, args));
+    }
+    assert!(replies[6].starts_with("-WRONGTYPE"), "{replies:?}");
+    drop(conn);
+    let traced = tracer.stop();
+    assert!(traced.status.success(), "{}", traced.stderr);
+    let redis_spans: Vec<&Value> = traced
+        .spans
+        .iter()
+        .filter(|s| s["protocol"] == "redis")
+        .collect();
+    for role in ["client", "server"] {
+        let endpoints: Vec<&str> = redis_spans
+            .iter()
+            .filter(|s| s["role"] == role)
+            .map(|s| s["endpoint"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            endpoints,
+            ["SET", "GET", "INCR", "LPUSH", "HSET", "CONFIG GET", "GET"],
+            "{role} spans: {redis_spans:#?}"
+        );
+        let last = redis_spans.iter().filter(|s| s["role"] == role).last().unwrap();
+        assert_eq!(last["status"], "client_error");
+        assert_eq!(last["code"], "WRONGTYPE");
+    }
+    // The two ends of each call meet by TCP sequence number: every server
+    // span's parent is the client span of the same command.
+    for s in redis_spans.iter().filter(|s| s["role"] == "server") {
+        let parent = redis_spans
+            .iter()
+            .find(|c| c["span_id"] == s["parent_span_id"])
+            .unwrap_or_else(|| panic!("no client parent for {s}"));
+        assert_eq!(parent["role"], "client");
+        assert_eq!(parent["endpoint"], s["endpoint"]);
+        assert_eq!(parent["trace_id"], s["trace_id"]);
+    }
+}
+
+/// An HTTP service in Python that answers each GET after one Redis GET on
+/// its thread's own connection: the middle tier of a three-tier call.
+const TIER_SERVICE: &str = r#"
+import socket, sys, threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+redis_port = int(sys.argv[1])
+local = threading.local()
+
+def redis_get(key):
+    if not hasattr(local, "conn"):
+        local.conn = socket.create_connection(("127.0.0.1", redis_port))
+        local.file = local.conn.makefile("rb")
+    k = key.encode()
+    local.conn.sendall(b"*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n" % (len(k), k))
+    line = local.file.readline()
+    if line.startswith(b"$") and line != b"$-1\r\n":
+        local.file.read(int(line[1:]) + 2)
+
+class H(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+    def do_GET(self):
+        redis_get("user:" + self.path.rsplit("/", 1)[-1])
+        self.send_response(200)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"ok")
+
+class S(ThreadingHTTPServer):
+    request_queue_size = 128
+    daemon_threads = True
+
+srv = S(("127.0.0.1", 0), H)
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+/// client → HTTP service → Redis, `concurrency` keep-alive clients, 200
+/// requests: the share of HTTP server spans that are the parent of exactly
+/// their one Redis client span.
+fn three_tier_share(redis: &Redis, concurrency: usize) -> f64 {
+    let mut child = Command::new("python3")
+        .args(["-c", TIER_SERVICE, &redis.port.to_string()])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut first = String::new();
+    BufReader::new(child.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let port: u16 = first.trim().parse().unwrap();
+    let pid = child.id().to_string();
+    let tracer = Tracer::start(&["-p", &pid, "--no-session"]);
+    let clients: Vec<_> = (0..concurrency)
+        .map(|c| {
+            let paths: Vec<String> = (c..200)
+                .step_by(concurrency)
+                .map(|i| format!("/users/{i}"))
+                .collect();
+            std::thread::spawn(move || {
+                let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                for path in paths {
+                    write!(conn, "GET {path} HTTP/1.1\r\nHost: t\r\n\r\n").unwrap();
+                    let mut buf = Vec::new();
+                    let mut byte = [0u8; 1];
+                    while !buf.ends_with(b"\r\n\r\n") {
+                        conn.read_exact(&mut byte).unwrap();
+                        buf.push(byte[0]);
+                    }
+                    conn.read_exact(&mut [0u8; 2]).unwrap();
+                }
+            })
+        })
+        .collect();
+    for c in clients {
+        c.join().unwrap();
+    }
+    let traced = tracer.stop();
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(traced.status.success(), "{}", traced.stderr);
+    let servers: Vec<&Value> = traced
+        .spans
+        .iter()
+        .filter(|s| s["protocol"] == "http1" && s["role"] == "server")
+        .collect();
+    let redis_calls: Vec<&Value> = traced
+        .spans
+        .iter()
+        .filter(|s| s["protocol"] == "redis" && s["role"] == "client")
+        .collect();
+    assert_eq!(servers.len(), 200, "{}", traced.stderr);
+    assert_eq!(redis_calls.len(), 200, "{}", traced.stderr);
+    let linked = servers
+        .iter()
+        .filter(|s| {
+            let children: Vec<_> = redis_calls
+                .iter()
+                .filter(|r| r["parent_span_id"] == s["span_id"])
+                .collect();
+            children.len() == 1 && children[0]["trace_id"] == s["trace_id"]
+        })
+        .count();
+    linked as f64 / servers.len() as f64
+}
+
+#[test]
+fn three_tier_server_spans_parent_their_redis_calls() {
+    if !common::root_or_skip("three_tier_server_spans_parent_their_redis_calls") {
+        return;
+    }
+    let redis = Redis::start();
+    let sequential = three_tier_share(&redis, 1);
+    assert_eq!(sequential, 1.0, "every request at concurrency 1");
+    let concurrent = three_tier_share(&redis, 16);
+    assert!(concurrent >= 0.95, "{concurrent} at concurrency 16");
+}
+
+/// Floods UDP datagrams of 16 KiB at a socket that never reads, for the
+/// seconds given, as fast as it can.
+const FLOOD: &str = r#"
+#include <arpa/inet.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+
+int main(int argc, char **argv) {
+    int sink = socket(AF_INET, SOCK_DGRAM, 0), s = socket(AF_INET, SOCK_DGRAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(sink, (struct sockaddr *)&a, sizeof(a));
+    socklen_t len = sizeof(a);
+    getsockname(sink, (struct sockaddr *)&a, &len);
+    static char buf[16384];
+    memset(buf, 'x', sizeof(buf));
+    time_t end = time(NULL) + atoi(argv[1]);
+    while (time(NULL) < end)
+        for (int i = 0; i < 1000; i++)
+            sendto(s, buf, sizeof(buf), MSG_DONTWAIT, (struct sockaddr *)&a, sizeof(a));
+    return 0;
+}
+"#;
+
+#[test]
+fn overload_counts_lost_events_and_keeps_running() {
+    if !common::root_or_skip("overload_counts_lost_events_and_keeps_running") {
+        return;
+    }
+    let dir = common::TempDir::new("flood");
+    let flood = common::compile_c(&dir.0, "flood", FLOOD, &["-O2"]);
+    let session = dir.0.join("flood.duckdb");
+    let tracer = Tracer::start(&[
+        "--comm",
+        "flood",
+        "--snaplen",
+        "16384",
+        "--session",
+        session.to_str().unwrap(),
+    ]);
+    let status = Command::new(&flood).arg("3").status().unwrap();
+    assert!(status.success());
+    let traced = tracer.stop();
+    assert!(traced.status.success(), "dflow kept running: {}", traced.stderr);
+    let summary = &traced.summary["summary"];
+    let lost = summary["lost"].as_u64().unwrap();
+    assert!(lost > 0, "a flood beyond the ring buffer loses events: {summary}");
+    assert!(summary["delivered"].as_u64().unwrap() > 0, "{summary}");
+    let stored = common::dflow(&[
+        "query",
+        "--json",
+        session.to_str().unwrap(),
+        "SELECT lost FROM counters WHERE source = 'trace'",
+    ]);
+    assert!(stored.status.success(), "{stored:?}");
+    let rows: Value = serde_json::from_slice(&stored.stdout).unwrap();
+    assert_eq!(rows[0]["lost"].as_u64(), Some(lost), "{rows}");
+}
+
+#[test]
+fn credentials_never_reach_the_output_or_the_session() {
+    if !common::root_or_skip("credentials_never_reach_the_output_or_the_session") {
+        return;
+    }
+    const SECRET: &str = "s3cr3t-b3arer-t0ken";
+    let dir = common::TempDir::new("redact");
+    let server = common::compile_c(&dir.0, "http-server", HTTP_SERVER, &["-O1"]);
+    let server = Script::start(&server);
+    let port: u16 = server.line().parse().unwrap();
+    let session = dir.0.join("redact.duckdb");
+    let pid = server.pid().to_string();
+    let tracer = Tracer::start(&["-p", &pid, "--session", session.to_str().unwrap()]);
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(
+        conn,
+        "GET /private HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {SECRET}\r\nCookie: sid={SECRET}\r\n\r\n"
+    )
+    .unwrap();
+    let mut buf = [0u8; 64];
+    let _ = conn.read(&mut buf).unwrap();
+    drop(conn);
+    let traced = tracer.stop();
+    assert!(traced.status.success(), "{}", traced.stderr);
+    assert_eq!(traced.spans.len(), 1, "{:?}", traced.spans);
+    assert_eq!(traced.spans[0]["endpoint"], "GET /private");
+    let printed = serde_json::to_string(&traced.spans).unwrap() + &traced.stderr;
+    assert!(!printed.contains(SECRET));
+    let stored = std::fs::read(&session).unwrap();
+    assert!(
+        !stored.windows(SECRET.len()).any(|w| w == SECRET.as_bytes()),
+        "the session file holds the secret"
+    );
+    let replayed = common::dflow(&["replay", "--json", session.to_str().unwrap()]);
+    assert!(replayed.status.success(), "{replayed:?}");
+    assert!(!String::from_utf8_lossy(&replayed.stdout).contains(SECRET));
+}
+
+/// A DNS responder over UDP in Python: A records of 127.0.0.7 for every
+/// name, NXDOMAIN for names under `missing.`; prints its port.
+const DNS_RESPONDER: &str = r#"
+import socket, struct
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+print(s.getsockname()[1], flush=True)
+while True:
+    q, peer = s.recvfrom(512)
+    qid, flags, qd = struct.unpack(">HHH", q[:6])
+    end = 12
+    while q[end] != 0:
+        end += q[end] + 1
+    question = q[12:end + 5]
+    missing = q[13:20] == b"missing"
+    rcode = 3 if missing else 0
+    head = struct.pack(">HHHHHH", qid, 0x8180 | rcode, 1, 0 if missing else 1, 0, 0)
+    answer = b"" if missing else b"\xc0\x0c" + struct.pack(">HHIH", 1, 1, 60, 4) + bytes([127, 0, 0, 7])
+    s.sendto(head + question + answer, peer)
+"#;
+
+/// A DNS query for `name`, type A, with `id`.
+fn dns_query(id: u16, name: &str) -> Vec<u8> {
+    let mut q = Vec::new();
+    q.extend_from_slice(&id.to_be_bytes());
+    q.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
+    for label in name.split('.') {
+        q.push(label.len() as u8);
+        q.extend_from_slice(label.as_bytes());
+    }
+    q.extend_from_slice(&[0, 0, 1, 0, 1]);
+    q
+}
+
+#[test]
+fn dns_queries_over_udp_are_reported_once_per_side() {
+    if !common::root_or_skip("dns_queries_over_udp_are_reported_once_per_side") {
+        return;
+    }
+    let mut responder = Command::new("python3")
+        .args(["-c", DNS_RESPONDER])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut first = String::new();
+    BufReader::new(responder.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let port: u16 = first.trim().parse().unwrap();
+    let me = std::process::id().to_string();
+    let pid = responder.id().to_string();
+    let tracer = Tracer::start(&["-p", &pid, "-p", &me, "--protocol", "dns", "--no-session"]);
+    let socket = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let names = ["api.example.com", "missing.example.com", "db.internal"];
+    // The responder sat in recvfrom() before the probes were attached: a
+    // syscall entered before that is not seen, so one query wakes it first.
+    let warmup = "warmup.example.com";
+    for (i, name) in [warmup].iter().chain(&names).enumerate() {
+        socket
+            .send_to(&dns_query(0x100 + i as u16, name), ("127.0.0.1", port))
+            .unwrap();
+        let mut buf = [0u8; 512];
+        let n = socket.recv(&mut buf).unwrap();
+        assert!(n > 12);
+    }
+    let traced = tracer.stop();
+    let _ = responder.kill();
+    let _ = responder.wait();
+    assert!(traced.status.success(), "{}", traced.stderr);
+    for role in ["client", "server"] {
+        let spans: Vec<&Value> = traced
+            .spans
+            .iter()
+            .filter(|s| s["protocol"] == "dns" && s["role"] == role)
+            .filter(|s| !s["endpoint"].as_str().unwrap().starts_with(warmup))
+            .collect();
+        let endpoints: Vec<String> = spans
+            .iter()
+            .map(|s| s["endpoint"].as_str().unwrap().to_owned())
+            .collect();
+        let expected: Vec<String> = names.iter().map(|n| format!("{n} A")).collect();
+        assert_eq!(endpoints, expected, "{role}: {spans:#?}");
+        assert_eq!(spans[1]["status"], "client_error");
+        assert_eq!(spans[1]["code"], 3);
+        assert_eq!(spans[0]["status"], "ok");
+    }
+}
