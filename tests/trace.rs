@@ -160,6 +160,8 @@ fn http_server_spans_match_the_servers_own_latency_and_codes() {
     if !common::root_or_skip("http_server_spans_match_the_servers_own_latency_and_codes") {
         return;
     }
+    // Timing to the millisecond: not while the flood test burns both CPUs.
+    let _cpu = common::cpu_measurement();
     let dir = common::TempDir::new("http");
     let server = common::compile_c(&dir.0, "http-server", HTTP_SERVER, &["-O1"]);
     http_round(&server, 1);
@@ -461,6 +463,7 @@ fn overload_counts_lost_events_and_keeps_running() {
     if !common::root_or_skip("overload_counts_lost_events_and_keeps_running") {
         return;
     }
+    let _cpu = common::cpu_measurement();
     let dir = common::TempDir::new("flood");
     let flood = common::compile_c(&dir.0, "flood", FLOOD, &["-O2"]);
     let session = dir.0.join("flood.duckdb");
