@@ -108,7 +108,10 @@ fn http_round(server: &std::path::Path, concurrency: usize) {
     let mut measured: HashMap<u64, Vec<Value>> = HashMap::new();
     for _ in 0..200 {
         let m: Value = serde_json::from_str(&server.line()).unwrap();
-        measured.entry(m["port"].as_u64().unwrap()).or_default().push(m);
+        measured
+            .entry(m["port"].as_u64().unwrap())
+            .or_default()
+            .push(m);
     }
     let mut reported: HashMap<u64, Vec<&Value>> = HashMap::new();
     for s in &traced.spans {
@@ -116,17 +119,24 @@ fn http_round(server: &std::path::Path, concurrency: usize) {
         assert_eq!(s["role"], "server", "{s}");
         assert_eq!(s["pid"].as_u64(), Some(u64::from(server.pid())));
         let remote: std::net::SocketAddr = s["remote"].as_str().unwrap().parse().unwrap();
-        reported.entry(u64::from(remote.port())).or_default().push(s);
+        reported
+            .entry(u64::from(remote.port()))
+            .or_default()
+            .push(s);
     }
     assert_eq!(
         traced.spans.len(),
         200,
         "one span per request at concurrency {concurrency}; summary {}; codes {:?}",
         traced.summary,
-        traced.spans.iter().fold(HashMap::<String, usize>::new(), |mut m, s| {
-            *m.entry(format!("{}/{}", s["code"], s["endpoint"])).or_default() += 1;
-            m
-        })
+        traced
+            .spans
+            .iter()
+            .fold(HashMap::<String, usize>::new(), |mut m, s| {
+                *m.entry(format!("{}/{}", s["code"], s["endpoint"]))
+                    .or_default() += 1;
+                m
+            })
     );
     for (port, ms) in &measured {
         let mut spans = reported.remove(port).unwrap_or_default();
@@ -198,7 +208,14 @@ impl Redis {
     fn start() -> Redis {
         let port = free_port();
         let child = Command::new("redis-server")
-            .args(["--port", &port.to_string(), "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port.to_string(),
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .args(["--bind", "127.0.0.1"])
             .stdout(Stdio::null())
             .spawn()
@@ -294,7 +311,11 @@ fn redis_commands_are_reported_once_per_side() {
             ["SET", "GET", "INCR", "LPUSH", "HSET", "CONFIG GET", "GET"],
             "{role} spans: {redis_spans:#?}"
         );
-        let last = redis_spans.iter().filter(|s| s["role"] == role).last().unwrap();
+        let last = redis_spans
+            .iter()
+            .filter(|s| s["role"] == role)
+            .last()
+            .unwrap();
         assert_eq!(last["status"], "client_error");
         assert_eq!(last["code"], "WRONGTYPE");
     }
@@ -478,10 +499,17 @@ fn overload_counts_lost_events_and_keeps_running() {
     let status = Command::new(&flood).arg("3").status().unwrap();
     assert!(status.success());
     let traced = tracer.stop();
-    assert!(traced.status.success(), "dflow kept running: {}", traced.stderr);
+    assert!(
+        traced.status.success(),
+        "dflow kept running: {}",
+        traced.stderr
+    );
     let summary = &traced.summary["summary"];
     let lost = summary["lost"].as_u64().unwrap();
-    assert!(lost > 0, "a flood beyond the ring buffer loses events: {summary}");
+    assert!(
+        lost > 0,
+        "a flood beyond the ring buffer loses events: {summary}"
+    );
     assert!(summary["delivered"].as_u64().unwrap() > 0, "{summary}");
     let stored = common::dflow(&[
         "query",

@@ -11,6 +11,10 @@ fuzz_target!(|data: &[u8]| {
     let Some((&t, rest)) = data.split_first() else {
         return;
     };
-    let transport = if t & 1 == 0 { Transport::Udp } else { Transport::Tcp };
+    let transport = if t & 1 == 0 {
+        Transport::Udp
+    } else {
+        Transport::Tcp
+    };
     protocol::exercise(Protocol::Dns, transport, rest);
 });

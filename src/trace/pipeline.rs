@@ -24,7 +24,7 @@ use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
 
 use super::link::{Linker, Origin};
-use crate::event::{Protocol, ProcessRef, Role, SockEvent, SockWhat, Span, Status};
+use crate::event::{ProcessRef, Protocol, Role, SockEvent, SockWhat, Span, Status};
 use crate::protocol::framer::Framer;
 use crate::protocol::{self, Direction, Kind, Message, Options, Outcome, Parse, Parser, Transport};
 
@@ -224,14 +224,13 @@ impl Pipeline {
         let conn = self.conns.get_mut(&key).expect("inserted above");
         conn.last_ns = e.exit_ns;
         if let Detection::Pending(tries) = conn.detection {
-            conn.detection =
-                match protocol::detect(payload, e.transport, &self.config.protocols) {
-                    Some(spec) => {
-                        Detection::Found(spec.protocol, (spec.new)(self.config.options, e.transport))
-                    }
-                    None if tries + 1 >= DETECT_ATTEMPTS => Detection::Unknown,
-                    None => Detection::Pending(tries + 1),
-                };
+            conn.detection = match protocol::detect(payload, e.transport, &self.config.protocols) {
+                Some(spec) => {
+                    Detection::Found(spec.protocol, (spec.new)(self.config.options, e.transport))
+                }
+                None if tries + 1 >= DETECT_ATTEMPTS => Detection::Unknown,
+                None => Detection::Pending(tries + 1),
+            };
         }
         let Detection::Found(protocol, parser) = &mut conn.detection else {
             return;
@@ -293,7 +292,10 @@ impl Pipeline {
         }
     }
 
-    #[expect(clippy::too_many_arguments, reason = "one call site, all of it the unit's context")]
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "one call site, all of it the unit's context"
+    )]
     fn request(
         &mut self,
         key: ConnKey,
@@ -429,14 +431,16 @@ impl Pipeline {
         }
         for mut call in conn.waiting.drain(..) {
             if call.role == Role::Server {
-                self.linker.answered(conn.process.pid, call.tid, call.span_id);
+                self.linker
+                    .answered(conn.process.pid, call.tid, call.span_id);
             }
             call.end_ns = self.now_ns.max(call.start_ns);
             call.outcome = Outcome {
                 status: Status::Error,
                 code: None,
             };
-            self.done.push_back((self.now_ns, call, ProcessRef::clone(&conn.process)));
+            self.done
+                .push_back((self.now_ns, call, ProcessRef::clone(&conn.process)));
         }
     }
 
@@ -468,14 +472,16 @@ impl Pipeline {
                 }
                 let mut call = conn.waiting.pop_front().expect("front exists");
                 if call.role == Role::Server {
-                    self.linker.answered(conn.process.pid, call.tid, call.span_id);
+                    self.linker
+                        .answered(conn.process.pid, call.tid, call.span_id);
                 }
                 call.end_ns = call.start_ns + limit;
                 call.outcome = Outcome {
                     status: Status::Timeout,
                     code: None,
                 };
-                self.done.push_back((now, call, ProcessRef::clone(&conn.process)));
+                self.done
+                    .push_back((now, call, ProcessRef::clone(&conn.process)));
             }
             if now.saturating_sub(conn.last_ns) > IDLE_NS {
                 idle.push(*key);
