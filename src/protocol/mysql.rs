@@ -95,10 +95,10 @@ fn check(data: &[u8], _: Transport) -> bool {
     }
     // Bytes past the packet must start the next one: a pipelined command,
     // or the continuation of a maximal packet.
-    if let Some(next) = data.get(HEADER + len..HEADER + len + HEADER) {
-        if !(next[3] == 0 || len == MAX_PAYLOAD && next[3] == 1) {
-            return false;
-        }
+    if let Some(next) = data.get(HEADER + len..HEADER + len + HEADER)
+        && !(next[3] == 0 || len == MAX_PAYLOAD && next[3] == 1)
+    {
+        return false;
     }
     let payload = &data[HEADER..data.len().min(HEADER + len)];
     match payload.split_first() {
@@ -171,7 +171,7 @@ fn lenenc(b: &[u8]) -> Option<(u64, usize)> {
     ))
 }
 
-/// One packet at the start of the data.
+/// One packet, as far as it was captured.
 struct Packet<'a> {
     /// The unit's length: header and whole payload, captured or not.
     len: u64,
@@ -188,20 +188,16 @@ impl Packet<'_> {
     }
 }
 
-fn packet(data: &[u8], cut: bool) -> Result<Packet<'_>, Parse> {
-    let Some(head) = data.get(..HEADER) else {
-        return Err(if cut {
-            Parse::Invalid
-        } else {
-            Parse::Incomplete
-        });
-    };
+/// The packet at the start of `data`; None while its head is incomplete
+/// (on cut data: only when not even the header was captured).
+fn packet(data: &[u8], cut: bool) -> Option<Packet<'_>> {
+    let head = data.get(..HEADER)?;
     let payload_len = le24(head);
     let captured = data.len() - HEADER;
     if !cut && captured < payload_len.min(HEAD) {
-        return Err(Parse::Incomplete);
+        return None;
     }
-    Ok(Packet {
+    Some(Packet {
         len: (HEADER + payload_len) as u64,
         seq: head[3],
         payload_len,
@@ -321,9 +317,12 @@ impl Parser for Mysql {
             Phase::Compressed => return compressed_packet(data, cut),
             Phase::Auth | Phase::Command => {}
         }
-        let p = match packet(data, cut) {
-            Ok(p) => p,
-            Err(unit) => return unit,
+        let Some(p) = packet(data, cut) else {
+            return if cut {
+                Parse::Invalid
+            } else {
+                Parse::Incomplete
+            };
         };
         let last = p.payload_len < MAX_PAYLOAD;
         let side = &mut self.continued[dir.index()];
@@ -965,14 +964,14 @@ impl<'a> Lexer<'a> {
     /// FROM t)` leads to `t`.
     fn name_after(&mut self, keyword: &str) -> Option<String> {
         loop {
-            if let Token::Word(w) = self.next()? {
-                if w.eq_ignore_ascii_case(keyword.as_bytes()) {
-                    let mark = self.at;
-                    if let Some(name) = self.name() {
-                        return Some(name);
-                    }
-                    self.at = mark;
+            if let Token::Word(w) = self.next()?
+                && w.eq_ignore_ascii_case(keyword.as_bytes())
+            {
+                let mark = self.at;
+                if let Some(name) = self.name() {
+                    return Some(name);
                 }
+                self.at = mark;
             }
         }
     }
@@ -1743,7 +1742,7 @@ mod tests {
     fn fixtures() {
         for (name, records) in fixture::all("mysql") {
             let mut text = String::new();
-            for snaplen in [usize::MAX, 64] {
+            for (label, snaplen) in [("full capture", usize::MAX), ("snaplen 64", 64)] {
                 let replay = |side| {
                     fixture::replay(
                         &SPEC,
@@ -1765,7 +1764,7 @@ mod tests {
                     "{name}: the password shows"
                 );
                 assert!(client.ends_with("desyncs=0\n"), "{name}: {client}");
-                text += &format!("snaplen={snaplen}\n{client}");
+                text += &format!("{label}\n{client}");
             }
             insta::assert_snapshot!(name, text);
         }
