@@ -311,11 +311,7 @@ fn redis_commands_are_reported_once_per_side() {
             ["SET", "GET", "INCR", "LPUSH", "HSET", "CONFIG GET", "GET"],
             "{role} spans: {redis_spans:#?}"
         );
-        let last = redis_spans
-            .iter()
-            .filter(|s| s["role"] == role)
-            .last()
-            .unwrap();
+        let last = redis_spans.iter().rfind(|s| s["role"] == role).unwrap();
         assert_eq!(last["status"], "client_error");
         assert_eq!(last["code"], "WRONGTYPE");
     }
