@@ -79,6 +79,10 @@ pub struct PipelineStats {
     pub overflow: u64,
     /// Connections forgotten to stay within [`MAX_CONNS`].
     pub evicted: u64,
+    /// Connections whose first data matched no protocol.
+    pub undetected: u64,
+    /// Data events that carried no payload bytes (the copy failed).
+    pub empty: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -204,6 +208,9 @@ impl Pipeline {
                 return;
             }
         };
+        if payload.is_empty() {
+            self.stats.empty += 1;
+        }
         if !self.conns.contains_key(&key) {
             if self.conns.len() >= MAX_CONNS {
                 self.evict_oldest();
@@ -228,7 +235,10 @@ impl Pipeline {
                 Some(spec) => {
                     Detection::Found(spec.protocol, (spec.new)(self.config.options, e.transport))
                 }
-                None if tries + 1 >= DETECT_ATTEMPTS => Detection::Unknown,
+                None if tries + 1 >= DETECT_ATTEMPTS => {
+                    self.stats.undetected += 1;
+                    Detection::Unknown
+                }
                 None => Detection::Pending(tries + 1),
             };
         }
