@@ -182,7 +182,8 @@ struct SummaryFields<'a> {
     elapsed_s: f64,
     delivered: u64,
     lost: u64,
-    spans: u64,
+    /// Spans printed and stored (after --min-latency and --status).
+    printed: u64,
     unanswered: usize,
     #[serde(flatten)]
     pipeline: &'a PipelineStats,
@@ -204,7 +205,7 @@ fn summary(
                 elapsed_s: elapsed.as_secs_f64(),
                 delivered: counters.delivered,
                 lost: counters.lost,
-                spans: shown,
+                printed: shown,
                 unanswered: waiting,
                 pipeline: stats,
             },

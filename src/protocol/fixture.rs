@@ -114,7 +114,7 @@ pub fn replay(
         };
         let captured = &r.bytes[..r.bytes.len().min(snaplen)];
         units.clear();
-        framer.feed(
+        let _ = framer.feed(
             parser.as_mut(),
             dir,
             captured,

@@ -44,7 +44,8 @@ impl Framer {
     /// Feeds one syscall's bytes: `data` is what was captured of the `total`
     /// bytes it moved (`data.len() < total` when the capture was cut). The
     /// units found are appended to `out`, as [`Parse::Begin`], [`Parse::More`]
-    /// or [`Parse::Skip`] only.
+    /// or [`Parse::Skip`] only. Returns how many bytes of the first unit came
+    /// from earlier syscalls (a head that was split), 0 when none did.
     pub fn feed(
         &mut self,
         parser: &mut dyn Parser,
@@ -52,7 +53,7 @@ impl Framer {
         data: &[u8],
         total: u64,
         out: &mut Vec<Parse>,
-    ) {
+    ) -> usize {
         let total = total.max(data.len() as u64);
         let side = &mut self.sides[dir.index()];
         if self.transport == Transport::Udp {
@@ -64,10 +65,11 @@ impl Framer {
         let skipped = side.skip.min(total);
         side.skip -= skipped;
         if skipped >= captured {
-            return;
+            return 0;
         }
         let fresh = &data[skipped as usize..];
         let mut carried = std::mem::take(&mut side.pending);
+        let earlier = carried.len();
         let buf: &[u8] = if carried.is_empty() {
             fresh
         } else {
@@ -85,18 +87,18 @@ impl Framer {
                     } else {
                         self.desyncs += 1;
                     }
-                    return;
+                    return earlier;
                 }
                 Parse::Incomplete => {
                     // On cut data this breaks the parser contract: caught
                     // by the fuzz targets, a lost footing in release.
                     debug_assert!(false, "a parser said Incomplete on cut data");
                     self.desyncs += 1;
-                    return;
+                    return earlier;
                 }
                 Parse::Invalid => {
                     self.desyncs += 1;
-                    return;
+                    return earlier;
                 }
             };
             // A unit of length 0 would never end; count it as one byte.
@@ -112,8 +114,14 @@ impl Framer {
             let beyond = len - available;
             let uncaptured = total - captured;
             side.skip = beyond.saturating_sub(uncaptured);
-            return;
+            return earlier;
         }
+        earlier
+    }
+
+    /// Whether an unfinished head waits in `dir` for the next syscall.
+    pub fn has_pending(&self, dir: Direction) -> bool {
+        !self.sides[dir.index()].pending.is_empty()
     }
 }
 
@@ -161,7 +169,7 @@ mod tests {
 
     fn feed(f: &mut Framer, data: &[u8], total: u64) -> Vec<u64> {
         let mut out = Vec::new();
-        f.feed(&mut Toy, Direction::Egress, data, total, &mut out);
+        let _ = f.feed(&mut Toy, Direction::Egress, data, total, &mut out);
         lens(&out)
     }
 

@@ -313,7 +313,7 @@ pub fn exercise(protocol: Protocol, transport: Transport, data: &[u8]) -> usize 
             chunk
         };
         units.clear();
-        framer.feed(
+        let _ = framer.feed(
             parser.as_mut(),
             dir,
             captured,

@@ -105,9 +105,16 @@ fn array_name(data: &[u8]) -> Option<&[u8]> {
     rest.get(..m as usize)
 }
 
-/// A known command word, then a space or the end of the line; not an HTTP
-/// request line (`GET /`).
+/// A known command word, then a space or the end of the line, on a line
+/// that is all there: an HTTP request written in pieces begins with `GET `
+/// too, and is not a Redis command (`GET /` never is).
 fn inline_command(data: &[u8]) -> bool {
+    let Some(line_end) = data.iter().take(256).position(|&b| b == b'\n') else {
+        return false;
+    };
+    if data[..line_end].windows(7).any(|w| w == b" HTTP/1") {
+        return false;
+    }
     let end = data
         .iter()
         .take(8)
@@ -913,6 +920,8 @@ mod tests {
             b"*1\r\n$4\r\nPI1G\r\n",
             b"*2\r\n:1\r\n:2\r\n",
             b"GET / HTTP/1.1\r\n",
+            b"GET ",
+            b"GET users HTTP/1.1\r\n",
             b"GETX\r\n",
             b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00",
         ];

@@ -93,9 +93,27 @@ struct ConnKey {
 }
 
 enum Detection {
-    Pending(u8),
+    /// Not known yet: data events tried so far, and each direction's bytes
+    /// since then, for a first request that comes in pieces ("GET ", then
+    /// the path, then the rest).
+    Pending {
+        tries: u8,
+        seen: [Vec<u8>; 2],
+    },
     Found(Protocol, Box<dyn Parser>),
     Unknown,
+}
+
+/// Bytes kept per direction while a connection's protocol is unknown.
+const DETECT_BYTES: usize = 1024;
+
+/// When and where a unit's first byte went: the syscall that carried it,
+/// which for a head split over syscalls is an earlier one.
+#[derive(Debug, Clone, Copy)]
+struct At {
+    enter_ns: u64,
+    exit_ns: u64,
+    seq: u32,
 }
 
 /// One call on its way to a span.
@@ -130,6 +148,9 @@ struct Conn {
     framer: Framer,
     waiting: VecDeque<Call>,
     building: [Option<Building>; 2],
+    /// Entry time of the syscall that began the head waiting in the framer
+    /// (or the detection bytes), per direction.
+    origin: [Option<u64>; 2],
     last_ns: u64,
 }
 
@@ -220,7 +241,11 @@ impl Pipeline {
                 key,
                 Conn {
                     process,
-                    detection: Detection::Pending(0),
+                    detection: Detection::Pending {
+                        tries: 0,
+                        seen: Default::default(),
+                    },
+                    origin: [None, None],
                     framer: Framer::new(e.transport),
                     waiting: VecDeque::new(),
                     building: [None, None],
@@ -230,35 +255,82 @@ impl Pipeline {
         }
         let conn = self.conns.get_mut(&key).expect("inserted above");
         conn.last_ns = e.exit_ns;
-        if let Detection::Pending(tries) = conn.detection {
-            conn.detection = match protocol::detect(payload, e.transport, &self.config.protocols) {
-                Some(spec) => {
-                    Detection::Found(spec.protocol, (spec.new)(self.config.options, e.transport))
+        // While the protocol is unknown, a direction's whole syscalls are
+        // joined, so a request written in pieces is still recognized.
+        let mut joined = None;
+        if let Detection::Pending { tries, seen } = &mut conn.detection {
+            let side = &mut seen[direction.index()];
+            let whole = payload.len() as u64 == bytes;
+            if !whole || side.len() + payload.len() > DETECT_BYTES {
+                side.clear();
+            }
+            if side.is_empty() {
+                conn.origin[direction.index()] = Some(e.enter_ns);
+            }
+            side.extend_from_slice(payload);
+            let allowed = &self.config.protocols;
+            let found = protocol::detect(side, e.transport, allowed)
+                .map(|spec| (spec, side.len() > payload.len()))
+                .or_else(|| protocol::detect(payload, e.transport, allowed).map(|s| (s, false)));
+            match found {
+                Some((spec, use_joined)) => {
+                    joined = use_joined.then(|| std::mem::take(side));
+                    conn.detection = Detection::Found(
+                        spec.protocol,
+                        (spec.new)(self.config.options, e.transport),
+                    );
                 }
-                None if tries + 1 >= DETECT_ATTEMPTS => {
+                None if *tries + 1 >= DETECT_ATTEMPTS => {
                     self.stats.undetected += 1;
-                    Detection::Unknown
+                    conn.detection = Detection::Unknown;
                 }
-                None => Detection::Pending(tries + 1),
-            };
+                None => {
+                    *tries += 1;
+                    if !whole {
+                        side.clear();
+                    }
+                }
+            }
         }
         let Detection::Found(protocol, parser) = &mut conn.detection else {
             return;
         };
         let protocol = *protocol;
+        let (data, total) = match &joined {
+            Some(j) => (j.as_slice(), bytes + (j.len() - payload.len()) as u64),
+            None => (payload, bytes),
+        };
+        let prefix = joined.as_ref().map_or(0, |j| j.len() - payload.len());
         self.units.clear();
-        conn.framer
-            .feed(parser.as_mut(), direction, payload, bytes, &mut self.units);
+        let carried = prefix
+            + conn
+                .framer
+                .feed(parser.as_mut(), direction, data, total, &mut self.units);
+        let before = conn.origin[direction.index()];
+        let origin = before.filter(|_| carried > 0);
+        conn.origin[direction.index()] = if !conn.framer.has_pending(direction) {
+            None
+        } else if self.units.is_empty() && carried > 0 {
+            // Still the head that began earlier.
+            before
+        } else {
+            Some(e.enter_ns)
+        };
         self.stats.messages += self.units.len() as u64;
         let units = std::mem::take(&mut self.units);
-        let mut seq_at = seq;
+        let mut at = At {
+            enter_ns: origin.unwrap_or(e.enter_ns),
+            exit_ns: e.exit_ns,
+            seq: seq.wrapping_sub(carried as u32),
+        };
         for unit in &units {
             let len = match unit {
                 Parse::Begin { len, .. } | Parse::More { len, .. } | Parse::Skip { len } => *len,
                 Parse::Incomplete | Parse::Invalid => 0,
             };
-            self.unit(key, protocol, e, direction, seq_at, unit);
-            seq_at = seq_at.wrapping_add(len as u32);
+            self.unit(key, protocol, e, at, direction, unit);
+            at.seq = at.seq.wrapping_add(len as u32);
+            at.enter_ns = e.enter_ns;
         }
         self.units = units;
     }
@@ -268,15 +340,15 @@ impl Pipeline {
         key: ConnKey,
         protocol: Protocol,
         e: &SockEvent,
+        at: At,
         dir: Direction,
-        seq: u32,
         unit: &Parse,
     ) {
         match unit {
             Parse::Begin { len, message, done } => {
                 self.finish_building(key, dir);
                 match message.kind {
-                    Kind::Request => self.request(key, protocol, e, dir, seq, *len, message, *done),
+                    Kind::Request => self.request(key, protocol, e, at, dir, *len, message, *done),
                     Kind::Response => self.response(key, e, dir, *len, message, *done),
                 }
             }
@@ -311,8 +383,8 @@ impl Pipeline {
         key: ConnKey,
         protocol: Protocol,
         e: &SockEvent,
+        at: At,
         dir: Direction,
-        seq: u32,
         len: u64,
         message: &Message,
         done: bool,
@@ -327,7 +399,7 @@ impl Pipeline {
             tid: e.tid,
             local: e.local,
             remote: e.remote,
-            seq: (e.transport == Transport::Tcp).then_some(seq),
+            seq: (e.transport == Transport::Tcp).then_some(at.seq),
             context: &message.context,
         });
         let call = Call {
@@ -338,8 +410,8 @@ impl Pipeline {
             local: e.local,
             remote: e.remote,
             start_ns: match dir {
-                Direction::Egress => e.enter_ns,
-                Direction::Ingress => e.exit_ns,
+                Direction::Egress => at.enter_ns,
+                Direction::Ingress => at.exit_ns,
             },
             end_ns: 0,
             endpoint: message.endpoint.clone(),
@@ -550,5 +622,168 @@ impl Pipeline {
             span_id: call.span_id,
             parent_span_id,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::{Code, Process};
+    use std::sync::Arc;
+
+    fn pipeline() -> Pipeline {
+        Pipeline::new(
+            PipelineConfig {
+                protocols: Vec::new(),
+                options: Options::default(),
+                epoch_offset_ns: 1_000_000_000_000,
+            },
+            Box::new(|pid, comm| Arc::new(Process::bare(pid, comm))),
+        )
+    }
+
+    const CLIENT: &str = "127.0.0.1:40000";
+    const SERVER: &str = "127.0.0.1:8080";
+
+    /// A data event of the process `pid` on fd 3 at `t` µs (entry) and
+    /// `t + 1` µs (exit).
+    fn data(pid: u32, dir: Direction, t: u64, seq: u32, bytes: &[u8]) -> SockEvent {
+        let (local, remote) = if pid == 1 {
+            (CLIENT, SERVER)
+        } else {
+            (SERVER, CLIENT)
+        };
+        SockEvent {
+            enter_ns: t * 1000,
+            exit_ns: t * 1000 + 1000,
+            pid,
+            tid: pid * 10,
+            fd: 3,
+            sock: u64::from(pid),
+            transport: Transport::Tcp,
+            local: local.parse().unwrap(),
+            remote: remote.parse().unwrap(),
+            comm: format!("p{pid}"),
+            what: SockWhat::Data {
+                direction: dir,
+                seq,
+                bytes: bytes.len() as u64,
+                payload: bytes.to_vec(),
+            },
+        }
+    }
+
+    fn run(p: &mut Pipeline, events: &[SockEvent]) -> Vec<Span> {
+        for e in events {
+            p.feed(e);
+        }
+        let mut out = Vec::new();
+        p.flush(&mut out);
+        out
+    }
+
+    #[test]
+    fn a_request_written_in_pieces_is_one_call_timed_from_its_first_piece() {
+        use Direction::{Egress, Ingress};
+        let response = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        let mut p = pipeline();
+        let spans = run(
+            &mut p,
+            &[
+                // The client writes "GET ", the path, the rest; the server
+                // reads it all at once; both sides meet by sequence number.
+                data(1, Egress, 100, 5000, b"GET "),
+                data(1, Egress, 110, 5004, b"/users/42"),
+                data(1, Egress, 120, 5013, b" HTTP/1.1\r\nHost: x\r\n\r\n"),
+                data(
+                    2,
+                    Ingress,
+                    125,
+                    5000,
+                    b"GET /users/42 HTTP/1.1\r\nHost: x\r\n\r\n",
+                ),
+                data(2, Egress, 300, 9000, response),
+                data(1, Ingress, 310, 9000, response),
+            ],
+        );
+        assert_eq!(spans.len(), 2, "{spans:#?}");
+        let server = spans.iter().find(|s| s.role == Role::Server).unwrap();
+        let client = spans.iter().find(|s| s.role == Role::Client).unwrap();
+        for s in [server, client] {
+            assert_eq!(s.endpoint, "GET /users/{id}");
+            assert_eq!(s.status, Status::ClientError);
+            assert_eq!(s.code, Some(Code::Num(404)));
+        }
+        // Client: entry of the first piece to the exit of the read.
+        assert_eq!(client.start_ns, 1_000_000_000_000 + 100_000);
+        assert_eq!(client.duration_ns, 311_000 - 100_000);
+        // Server: exit of the read to the exit of the write.
+        assert_eq!(server.duration_ns, 301_000 - 126_000);
+        assert_eq!(server.parent_span_id, Some(client.span_id));
+        assert_eq!(server.trace_id, client.trace_id);
+        assert_eq!(client.req_bytes, 35);
+    }
+
+    #[test]
+    fn unanswered_requests_time_out_or_fail_with_their_connection() {
+        use Direction::Egress;
+        let mut p = pipeline();
+        p.feed(&data(1, Egress, 0, 1, b"GET /a HTTP/1.1\r\n\r\n"));
+        let mut out = Vec::new();
+        p.tick(59_000_000_000, &mut out);
+        assert!(out.is_empty(), "not yet: HTTP waits 60 s");
+        p.tick(61_000_000_000, &mut out);
+        p.tick(61_200_000_000, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].status, Status::Timeout);
+        assert_eq!(out[0].duration_ns, 60_000_000_000);
+
+        let mut p = pipeline();
+        let mut close = data(1, Egress, 5, 0, b"");
+        close.what = SockWhat::Close;
+        let spans = run(
+            &mut p,
+            &[data(1, Egress, 0, 1, b"GET /b HTTP/1.1\r\n\r\n"), close],
+        );
+        assert_eq!(spans.len(), 1);
+        assert_eq!(spans[0].status, Status::Error);
+    }
+
+    #[test]
+    fn dns_responses_pair_by_id_in_any_order() {
+        use Direction::{Egress, Ingress};
+        fn dns(id: u16, response: bool, name: &str) -> Vec<u8> {
+            let mut m = id.to_be_bytes().to_vec();
+            m.extend_from_slice(&[
+                if response { 0x81 } else { 0x01 },
+                if response { 0x80 } else { 0 },
+            ]);
+            m.extend_from_slice(&[0, 1, 0, 0, 0, 0, 0, 0]);
+            for l in name.split('.') {
+                m.push(l.len() as u8);
+                m.extend_from_slice(l.as_bytes());
+            }
+            m.extend_from_slice(&[0, 0, 1, 0, 1]);
+            m
+        }
+        let udp = |mut e: SockEvent| {
+            e.transport = Transport::Udp;
+            e
+        };
+        let mut p = pipeline();
+        let spans = run(
+            &mut p,
+            &[
+                udp(data(1, Egress, 0, 0, &dns(7, false, "a.example"))),
+                udp(data(1, Egress, 1, 0, &dns(8, false, "b.example"))),
+                udp(data(1, Ingress, 50, 0, &dns(8, true, "b.example"))),
+                udp(data(1, Ingress, 90, 0, &dns(7, true, "a.example"))),
+            ],
+        );
+        let got: Vec<(&str, i64)> = spans
+            .iter()
+            .map(|s| (s.endpoint.as_str(), s.duration_ns))
+            .collect();
+        assert_eq!(got, [("b.example A", 50_000), ("a.example A", 91_000)]);
     }
 }
