@@ -164,6 +164,8 @@ impl World {
             trace_id: i / 4 * 4 + 1,
             span_id,
             parent_span_id: (!is_root).then_some(i / 4 * 4 + 1),
+            request: String::new(),
+            response: String::new(),
             process,
         }
     }

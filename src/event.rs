@@ -216,6 +216,10 @@ pub struct Span {
     pub trace_id: u64,
     pub span_id: u64,
     pub parent_span_id: Option<u64>,
+    /// Excerpts of the request and the response (first line, headers, the
+    /// query, ...), credentials redacted unless `--no-redact`; may be empty.
+    pub request: String,
+    pub response: String,
 }
 
 /// One connection's L4 counters over an interval.

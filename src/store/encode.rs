@@ -100,6 +100,14 @@ pub struct SpanColumns {
     pub parent_offset: Vec<Option<i64>>,
 }
 
+/// Span excerpts, for the spans that have any.
+#[derive(Debug, Default)]
+pub struct ExcerptColumns {
+    pub span_id: Vec<u64>,
+    pub request: Vec<String>,
+    pub response: Vec<String>,
+}
+
 #[derive(Debug, Default)]
 pub struct FlowColumns {
     pub start_ns: Vec<i64>,
@@ -149,6 +157,7 @@ pub struct Encoder {
     stacks: Dict<Vec<u32>>,
     pub pending: PendingDicts,
     pub spans: SpanColumns,
+    pub excerpts: ExcerptColumns,
     pub flows: FlowColumns,
     pub samples: SampleColumns,
 }
@@ -247,6 +256,12 @@ impl Encoder {
         c.span_id.push(s.span_id);
         c.parent_offset
             .push(s.parent_span_id.map(|p| id_offset(s.span_id, p)));
+        if !s.request.is_empty() || !s.response.is_empty() {
+            let e = &mut self.excerpts;
+            e.span_id.push(s.span_id);
+            e.request.push(s.request.clone());
+            e.response.push(s.response.clone());
+        }
     }
 
     pub fn flow(&mut self, f: &Flow) {

@@ -365,12 +365,28 @@ impl Replay {
                 .ok_or_else(|| bad("process id"))
         };
 
+        // Files of schema 1 have no excerpts table.
+        let has_excerpts: bool = conn
+            .query_row(
+                "SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = ? AND table_name = 'excerpts'",
+                [alias],
+                |r| r.get(0),
+            )
+            .map_err(db_err)?;
+        let (excerpt_columns, excerpt_join) = if has_excerpts {
+            (
+                "e.request, e.response",
+                format!("LEFT JOIN {alias}.excerpts e USING (span_id)"),
+            )
+        } else {
+            ("NULL, NULL", String::new())
+        };
         let mut stmt = conn
             .prepare(&format!(
                 "SELECT start_ns, duration_ns, protocol, role, status, code, code_text_id, endpoint_id,
                         process_id, tid, local_id, remote_id, req_bytes, resp_bytes, trace_offset, span_id,
-                        parent_offset
-                 FROM {alias}.spans ORDER BY start_ns, span_id"
+                        parent_offset, {excerpt_columns}
+                 FROM {alias}.spans {excerpt_join} ORDER BY start_ns, span_id"
             ))
             .map_err(db_err)?;
         let spans = stmt
@@ -407,6 +423,8 @@ impl Replay {
                     parent_span_id: r
                         .get::<_, Option<i64>>(16)?
                         .map(|offset| id_from_offset(span_id, offset)),
+                    request: r.get::<_, Option<String>>(17)?.unwrap_or_default(),
+                    response: r.get::<_, Option<String>>(18)?.unwrap_or_default(),
                 })
             })
             .map_err(db_err)?

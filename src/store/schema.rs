@@ -59,6 +59,10 @@ CREATE TABLE spans (
     req_bytes UINTEGER NOT NULL, resp_bytes UINTEGER NOT NULL,
     trace_offset BIGINT NOT NULL, span_id UBIGINT NOT NULL, parent_offset BIGINT
 );
+-- What a person reads of a call: the request's and the response's first
+-- lines, headers or query (credentials redacted unless --no-redact). Only
+-- for spans that have any; free text, so kept out of the fact table.
+CREATE TABLE excerpts (span_id UBIGINT NOT NULL, request VARCHAR NOT NULL, response VARCHAR NOT NULL);
 CREATE TABLE flows (
     start_ns BIGINT NOT NULL, end_ns BIGINT NOT NULL,
     process_id UINTEGER NOT NULL, local_id UINTEGER NOT NULL, remote_id UINTEGER NOT NULL,

@@ -16,7 +16,8 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use duckdb::arrow::array::{
-    ArrayRef, BooleanArray, Int32Array, Int64Array, UInt8Array, UInt32Array, UInt64Array,
+    ArrayRef, BooleanArray, Int32Array, Int64Array, StringArray, UInt8Array, UInt32Array,
+    UInt64Array,
 };
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::{Connection, params};
@@ -486,6 +487,15 @@ fn flush(
         app.flush()?;
     }
     let spans = std::mem::take(&mut enc.spans);
+    let excerpts = std::mem::take(&mut enc.excerpts);
+    if !excerpts.span_id.is_empty() {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(UInt64Array::from(excerpts.span_id)),
+            Arc::new(StringArray::from(excerpts.request)),
+            Arc::new(StringArray::from(excerpts.response)),
+        ];
+        append_batch(conn, "excerpts", columns)?;
+    }
     let flows = std::mem::take(&mut enc.flows);
     let samples = std::mem::take(&mut enc.samples);
     let n = (

@@ -132,6 +132,8 @@ struct Call {
     outcome: Outcome,
     req_bytes: u64,
     resp_bytes: u64,
+    request: String,
+    response: String,
 }
 
 /// The message a direction is assembling, which More units extend.
@@ -419,6 +421,8 @@ impl Pipeline {
             outcome: Outcome::OK,
             req_bytes: len,
             resp_bytes: 0,
+            request: message.excerpt.clone(),
+            response: String::new(),
         };
         if !message.expects_response {
             if role == Role::Server {
@@ -470,6 +474,7 @@ impl Pipeline {
         call.end_ns = e.exit_ns;
         call.outcome = message.outcome.clone();
         call.resp_bytes = len;
+        call.response.clone_from(&message.excerpt);
         if call.role == Role::Server {
             self.linker.answered(e.pid, call.tid, call.span_id);
         }
@@ -621,6 +626,8 @@ impl Pipeline {
             trace_id,
             span_id: call.span_id,
             parent_span_id,
+            request: call.request,
+            response: call.response,
         }
     }
 }

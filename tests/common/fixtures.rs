@@ -75,6 +75,17 @@ pub fn spans(n: usize, base_ns: i64) -> Vec<Span> {
                 trace_id: (i / 3) as u64 + 1,
                 span_id: i as u64 + 1,
                 parent_span_id: (i % 3 != 0).then_some((i - i % 3) as u64 + 1),
+                // Half the spans carry excerpts (stored in their own table).
+                request: if i % 2 == 0 {
+                    format!("GET /item/{i}")
+                } else {
+                    String::new()
+                },
+                response: if i % 4 == 0 {
+                    "HTTP/1.1 200 OK".to_owned()
+                } else {
+                    String::new()
+                },
             }
         })
         .collect()
