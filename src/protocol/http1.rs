@@ -11,14 +11,13 @@
 //! not yet answered (up to [`MAX_OUTSTANDING`]), because a response to HEAD
 //! has no body and one to CONNECT turns the connection into a tunnel.
 
-use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use httparse::{EMPTY_HEADER, Header, Status as Progress};
 
 use super::{
     Direction, EXCERPT_MAX, Kind, Message, Options, Outcome, Parse, Parser, REDACTED, Spec,
-    TraceContext, TraceParent, Transport, printable, push_excerpt,
+    TraceContext, TraceParent, Transport, printable, push_excerpt, push_printable,
 };
 use crate::event::{Code, Protocol, Status};
 
@@ -386,7 +385,8 @@ impl Http1 {
         line: &[u8],
         fields: impl Iterator<Item = (&'h [u8], &'h [u8])>,
     ) -> (String, TraceContext) {
-        let mut excerpt = printable(line);
+        let mut excerpt = String::with_capacity(256);
+        push_printable(&mut excerpt, line);
         let mut context = TraceContext::default();
         for (name, value) in fields {
             if name.eq_ignore_ascii_case(b"traceparent") {
@@ -399,12 +399,14 @@ impl Http1 {
                     && SECRET_HEADERS
                         .iter()
                         .any(|s| name.eq_ignore_ascii_case(s.as_bytes()));
-                let value = if secret {
-                    Cow::Borrowed(REDACTED)
+                push_excerpt(&mut excerpt, "\n");
+                push_printable(&mut excerpt, name);
+                push_excerpt(&mut excerpt, ": ");
+                if secret {
+                    push_excerpt(&mut excerpt, REDACTED);
                 } else {
-                    Cow::Owned(printable(value))
-                };
-                push_excerpt(&mut excerpt, &format!("\n{}: {value}", printable(name)));
+                    push_printable(&mut excerpt, value);
+                }
             }
         }
         (excerpt, context)
@@ -526,7 +528,8 @@ fn endpoint(method: &[u8], target: &[u8], whole: bool) -> String {
     if cut {
         path = &path[..path.iter().rposition(|&b| b == b'/').map_or(0, |i| i + 1)];
     }
-    let mut out = printable(method);
+    let mut out = String::with_capacity(method.len() + path.len() + 8);
+    push_printable(&mut out, method);
     out.push(' ');
     for (i, segment) in path.split(|&b| b == b'/').enumerate() {
         if i > 0 {
@@ -535,7 +538,7 @@ fn endpoint(method: &[u8], target: &[u8], whole: bool) -> String {
         if is_id(segment) {
             out.push_str("{id}");
         } else {
-            out.push_str(&printable(segment));
+            push_printable(&mut out, segment);
         }
         if out.len() >= ENDPOINT_MAX {
             break;

@@ -259,16 +259,20 @@ pub fn detect(data: &[u8], transport: Transport, allowed: &[Protocol]) -> Option
 /// Bytes as excerpt text: printable ASCII kept, anything else as `.`,
 /// stopped at [`EXCERPT_MAX`] bytes (on a char boundary).
 pub fn printable(bytes: &[u8]) -> String {
-    bytes
-        .iter()
-        .take(EXCERPT_MAX)
-        .map(|&b| match b {
-            b'\t' | b' '..=b'~' => b as char,
-            b'\r' => ' ',
-            b'\n' => '\n',
-            _ => '.',
-        })
-        .collect()
+    let mut out = String::with_capacity(bytes.len().min(EXCERPT_MAX));
+    push_printable(&mut out, bytes);
+    out
+}
+
+/// Appends `bytes` as [`printable`] text to an excerpt, keeping it within
+/// [`EXCERPT_MAX`] bytes; no allocation beyond the excerpt's own.
+pub fn push_printable(out: &mut String, bytes: &[u8]) {
+    let room = EXCERPT_MAX.saturating_sub(out.len());
+    out.extend(bytes.iter().take(room).map(|&b| match b {
+        b'\t' | b'\n' | b' '..=b'~' => b as char,
+        b'\r' => ' ',
+        _ => '.',
+    }));
 }
 
 /// Appends `piece` to an excerpt, keeping it within [`EXCERPT_MAX`] bytes.

@@ -227,7 +227,8 @@ impl Encoder {
         id
     }
 
-    pub fn span(&mut self, s: &Span) {
+    /// Takes the span, so its excerpts move into the batch uncopied.
+    pub fn span(&mut self, s: Span) {
         let (code, code_text_id) = match &s.code {
             None => (None, None),
             Some(Code::Num(n)) => (Some(*n), None),
@@ -259,8 +260,8 @@ impl Encoder {
         if !s.request.is_empty() || !s.response.is_empty() {
             let e = &mut self.excerpts;
             e.span_id.push(s.span_id);
-            e.request.push(s.request.clone());
-            e.response.push(s.response.clone());
+            e.request.push(s.request);
+            e.response.push(s.response);
         }
     }
 

@@ -374,7 +374,7 @@ fn run(
     loop {
         let timeout = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(timeout) {
-            Ok(Msg::Spans(batch)) => batch.iter().for_each(|s| enc.span(s)),
+            Ok(Msg::Spans(batch)) => batch.into_iter().for_each(|s| enc.span(s)),
             Ok(Msg::Flows(batch)) => batch.iter().for_each(|f| enc.flow(f)),
             Ok(Msg::Samples(batch)) => batch.iter().for_each(|s| enc.sample(s)),
             Ok(Msg::Label {

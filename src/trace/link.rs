@@ -21,9 +21,10 @@
 //! an event of another CPU, still counts).
 
 use std::collections::{HashMap, VecDeque};
-use std::hash::Hash;
+use std::hash::{BuildHasher, Hash, RandomState};
 use std::net::SocketAddr;
 
+use super::{FastMap, FastState};
 use crate::event::Role;
 use crate::protocol::{TraceContext, TraceParent};
 
@@ -52,16 +53,16 @@ struct Link {
 
 /// A map that forgets its oldest keys past a capacity.
 #[derive(Debug)]
-struct Bounded<K, V> {
-    map: HashMap<K, V>,
+struct Bounded<K, V, S = FastState> {
+    map: HashMap<K, V, S>,
     order: VecDeque<K>,
     capacity: usize,
 }
 
-impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
+impl<K: Hash + Eq + Clone, V, S: BuildHasher + Default> Bounded<K, V, S> {
     fn new(capacity: usize) -> Self {
         Bounded {
-            map: HashMap::new(),
+            map: HashMap::default(),
             order: VecDeque::new(),
             capacity,
         }
@@ -81,10 +82,6 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
     fn get(&self, key: &K) -> Option<&V> {
         self.map.get(key)
     }
-
-    fn get_mut(&mut self, key: &K) -> Option<&mut V> {
-        self.map.get_mut(key)
-    }
 }
 
 /// A request seen from one end, waiting for the other end to show up.
@@ -97,13 +94,17 @@ struct End {
 #[derive(Debug)]
 pub struct Linker {
     next_id: u64,
-    links: Bounded<u64, Link>,
+    /// Links of the last [`MAX_LINKS`] spans, at `id % MAX_LINKS`: ids are
+    /// sequential, so the slot is the lookup.
+    links: Vec<(u64, Link)>,
     /// The server span each (pid, tid) is handling now.
-    serving: HashMap<(u32, u32), u64>,
+    serving: FastMap<(u32, u32), u64>,
     /// Requests by (client address, server address, sequence number).
     by_seq: Bounded<(SocketAddr, SocketAddr, u32), End>,
     by_traceparent: Bounded<TraceParent, End>,
-    by_request_id: Bounded<String, End>,
+    /// Header values are chosen by whoever sends the request: the standard
+    /// hasher, which resists chosen keys.
+    by_request_id: Bounded<String, End, RandomState>,
     /// Local trace ids of the traces that headers named.
     traces: Bounded<u128, u64>,
 }
@@ -112,8 +113,8 @@ impl Default for Linker {
     fn default() -> Self {
         Linker {
             next_id: 1,
-            links: Bounded::new(MAX_LINKS),
-            serving: HashMap::new(),
+            links: vec![(0, Link::default()); MAX_LINKS],
+            serving: FastMap::default(),
             by_seq: Bounded::new(MAX_LINKS),
             by_traceparent: Bounded::new(MAX_LINKS),
             by_request_id: Bounded::new(MAX_LINKS),
@@ -136,7 +137,7 @@ impl Linker {
         if o.role == Role::Client {
             link.parent = self.serving.get(&(o.pid, o.tid)).copied();
         }
-        self.links.insert(id, link);
+        self.links[id as usize % MAX_LINKS] = (id, link);
         let me = End {
             span: id,
             role: o.role,
@@ -159,7 +160,7 @@ impl Linker {
                         t
                     }
                 };
-                if let Some(l) = self.links.get_mut(&id) {
+                if let Some(l) = self.link_mut(id) {
                     l.trace = Some(trace);
                 }
             }
@@ -194,7 +195,7 @@ impl Linker {
                     Role::Client => (me.span, o.span),
                     Role::Server => (o.span, me.span),
                 };
-                if let Some(l) = self.links.get_mut(&server)
+                if let Some(l) = self.link_mut(server)
                     && l.parent.is_none()
                     && client != server
                 {
@@ -211,8 +212,18 @@ impl Linker {
         }
     }
 
+    fn link(&self, span: u64) -> Option<&Link> {
+        let (id, link) = &self.links[span as usize % MAX_LINKS];
+        (*id == span).then_some(link)
+    }
+
+    fn link_mut(&mut self, span: u64) -> Option<&mut Link> {
+        let (id, link) = &mut self.links[span as usize % MAX_LINKS];
+        (*id == span).then_some(link)
+    }
+
     pub fn parent(&self, span: u64) -> Option<u64> {
-        self.links.get(&span).and_then(|l| l.parent)
+        self.link(span).and_then(|l| l.parent)
     }
 
     /// `span`'s trace id and parent, as far as the links reach.
@@ -222,7 +233,7 @@ impl Linker {
         // A cycle cannot be built (a server's parent is always a client,
         // set once), but the walk is bounded all the same.
         for _ in 0..64 {
-            match self.links.get(&root) {
+            match self.link(root) {
                 Some(Link {
                     parent: Some(p), ..
                 }) => root = *p,

@@ -20,9 +20,10 @@
 //! Everything is bounded: connections ([`MAX_CONNS`], idle ones evicted),
 //! requests waiting per connection ([`MAX_WAITING`]), links.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::net::SocketAddr;
 
+use super::FastMap;
 use super::link::{Linker, Origin};
 use crate::event::{ProcessRef, Protocol, Role, SockEvent, SockWhat, Span, Status};
 use crate::protocol::framer::Framer;
@@ -159,8 +160,8 @@ struct Conn {
 pub struct Pipeline {
     config: PipelineConfig,
     resolve: Resolver,
-    processes: HashMap<u32, ProcessRef>,
-    conns: HashMap<ConnKey, Conn>,
+    processes: FastMap<u32, ProcessRef>,
+    conns: FastMap<ConnKey, Conn>,
     linker: Linker,
     /// Completed calls by completion time, waiting out the linger.
     done: VecDeque<(u64, Call, ProcessRef)>,
@@ -174,8 +175,8 @@ impl Pipeline {
         Pipeline {
             config,
             resolve,
-            processes: HashMap::new(),
-            conns: HashMap::new(),
+            processes: FastMap::default(),
+            conns: FastMap::default(),
             linker: Linker::default(),
             done: VecDeque::new(),
             units: Vec::new(),
@@ -319,14 +320,14 @@ impl Pipeline {
             Some(e.enter_ns)
         };
         self.stats.messages += self.units.len() as u64;
-        let units = std::mem::take(&mut self.units);
+        let mut units = std::mem::take(&mut self.units);
         let mut at = At {
             enter_ns: origin.unwrap_or(e.enter_ns),
             exit_ns: e.exit_ns,
             seq: seq.wrapping_sub(carried as u32),
         };
-        for unit in &units {
-            let len = match unit {
+        for unit in units.drain(..) {
+            let len = match &unit {
                 Parse::Begin { len, .. } | Parse::More { len, .. } | Parse::Skip { len } => *len,
                 Parse::Incomplete | Parse::Invalid => 0,
             };
@@ -344,14 +345,14 @@ impl Pipeline {
         e: &SockEvent,
         at: At,
         dir: Direction,
-        unit: &Parse,
+        unit: Parse,
     ) {
         match unit {
             Parse::Begin { len, message, done } => {
                 self.finish_building(key, dir);
                 match message.kind {
-                    Kind::Request => self.request(key, protocol, e, at, dir, *len, message, *done),
-                    Kind::Response => self.response(key, e, dir, *len, message, *done),
+                    Kind::Request => self.request(key, protocol, e, at, dir, len, message, done),
+                    Kind::Response => self.response(key, e, dir, len, message, done),
                 }
             }
             Parse::More { len, outcome, done } => {
@@ -363,12 +364,12 @@ impl Pipeline {
                     Some(Building::Response(call)) => {
                         call.resp_bytes += len;
                         if let Some(o) = outcome {
-                            call.outcome = o.clone();
+                            call.outcome = o;
                         }
                     }
                     Some(Building::Orphan) | None => {}
                 }
-                if *done {
+                if done {
                     self.finish_building(key, dir);
                 }
             }
@@ -388,7 +389,7 @@ impl Pipeline {
         at: At,
         dir: Direction,
         len: u64,
-        message: &Message,
+        message: Message,
         done: bool,
     ) {
         let role = match dir {
@@ -416,12 +417,12 @@ impl Pipeline {
                 Direction::Ingress => at.exit_ns,
             },
             end_ns: 0,
-            endpoint: message.endpoint.clone(),
+            endpoint: message.endpoint,
             id: message.id,
             outcome: Outcome::OK,
             req_bytes: len,
             resp_bytes: 0,
-            request: message.excerpt.clone(),
+            request: message.excerpt,
             response: String::new(),
         };
         if !message.expects_response {
@@ -454,7 +455,7 @@ impl Pipeline {
         e: &SockEvent,
         dir: Direction,
         len: u64,
-        message: &Message,
+        message: Message,
         done: bool,
     ) {
         // A request still being assembled the other way is complete now.
@@ -472,9 +473,9 @@ impl Pipeline {
             return;
         };
         call.end_ns = e.exit_ns;
-        call.outcome = message.outcome.clone();
+        call.outcome = message.outcome;
         call.resp_bytes = len;
-        call.response.clone_from(&message.excerpt);
+        call.response = message.excerpt;
         if call.role == Role::Server {
             self.linker.answered(e.pid, call.tid, call.span_id);
         }

@@ -1,0 +1,589 @@
+//! `dflow trace` benchmark (issue: trace). Run as root with
+//!
+//! ```text
+//! cargo bench --bench trace                   # both parts (~3 minutes)
+//! cargo bench --bench trace -- pipeline --record-secs 3 --replays 5
+//! cargo bench --bench trace -- overhead --pairs 6 --secs 5
+//! ```
+//!
+//! 1. `pipeline`: records a real capture (trace.bpf.c attached in this
+//!    process, for `--record-secs`, while a C HTTP/1.1 server of its own
+//!    answers keep-alive requests from 8 client threads on loopback), then
+//!    replays the recorded socket events, pinned to CPU 0, through the
+//!    trace pipeline (detection, framing, parsing, pairing, linking) and
+//!    the session writer (a DuckDB file), `--replays` times; reports socket
+//!    events per second (the ratio the issue names "messages") and spans
+//!    per second, with and without the session append.
+//! 2. `overhead`: nginx (its own config in a temp dir, one worker) under
+//!    `wrk -t2 -c16 --latency` for `--secs`, alternately with `dflow trace
+//!    --comm nginx` attached and without, `--pairs` times; the ratio of the
+//!    median requests/s, the p99 latencies, and dflow's peak RSS (VmHWM).
+//!
+//! Progress goes to stderr, results to stdout; `DFLOW_BENCH_KEEP=1` keeps
+//! the working directory.
+
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use dflow::event::{Process, SockEvent, Span};
+use dflow::probe::Filters;
+use dflow::protocol::Options as ParseOptions;
+use dflow::store::{SessionKind, SessionMeta, SessionWriter};
+use dflow::trace::capture::{self, CaptureConfig};
+use dflow::trace::pipeline::{Pipeline, PipelineConfig};
+
+const DFLOW: &str = env!("CARGO_BIN_EXE_dflow");
+
+/// An HTTP/1.1 server: a thread per connection, keep-alive, a small 200
+/// response per request, as fast as it can. Prints its port.
+const SERVER_C: &str = r#"
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+static void *serve(void *arg) {
+    int fd = (int)(long)arg;
+    char buf[8192];
+    size_t have = 0;
+    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
+    for (;;) {
+        ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
+        if (n <= 0) break;
+        have += n;
+        buf[have] = 0;
+        char *end;
+        while ((end = strstr(buf, "\r\n\r\n"))) {
+            if (write(fd, resp, sizeof(resp) - 1) < 0) goto out;
+            size_t used = end + 4 - buf;
+            memmove(buf, buf + used, have - used + 1);
+            have -= used;
+        }
+    }
+out:
+    close(fd);
+    return NULL;
+}
+
+int main(void) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    struct sockaddr_in a = {0};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(s, (struct sockaddr *)&a, sizeof(a));
+    listen(s, 128);
+    socklen_t len = sizeof(a);
+    getsockname(s, (struct sockaddr *)&a, &len);
+    printf("%d\n", ntohs(a.sin_port));
+    fflush(stdout);
+    for (;;) {
+        int c = accept(s, NULL, NULL);
+        if (c < 0) continue;
+        pthread_t t;
+        pthread_create(&t, NULL, serve, (void *)(long)c);
+        pthread_detach(t);
+    }
+}
+"#;
+
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    let n = v.len();
+    if n == 0 {
+        f64::NAN
+    } else if n % 2 == 1 {
+        v[n / 2]
+    } else {
+        (v[n / 2 - 1] + v[n / 2]) / 2.0
+    }
+}
+
+fn build_c(dir: &Path, name: &str, source: &str) -> Result<PathBuf, String> {
+    let src = dir.join(format!("{name}.c"));
+    let bin = dir.join(name);
+    std::fs::write(&src, source).map_err(|e| e.to_string())?;
+    let ok = Command::new("cc")
+        .args(["-O2", "-o"])
+        .arg(&bin)
+        .arg(&src)
+        .arg("-lpthread")
+        .status()
+        .map_err(|e| format!("cc: {e}"))?
+        .success();
+    ok.then_some(bin).ok_or_else(|| "cc failed".to_owned())
+}
+
+fn load_average() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .ok()
+        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
+        .unwrap_or_else(|| "?".to_owned())
+}
+
+/// Killed on drop.
+struct Guard(Child);
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+// ---------------------------------------------------------------- 1. pipeline
+
+/// Socket events of `secs` of keep-alive HTTP traffic, captured for real.
+fn record(dir: &Path, secs: f64) -> Result<Vec<SockEvent>, String> {
+    let server = build_c(dir, "server", SERVER_C)?;
+    let mut child = Command::new(&server)
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| e.to_string())?;
+    let mut line = String::new();
+    BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let port: u16 = line.trim().parse().map_err(|_| "no port".to_owned())?;
+    let guard = Guard(child);
+    let (probe, rx) = capture::start(&CaptureConfig {
+        filters: Filters {
+            pids: vec![guard.0.id()],
+            ..Filters::default()
+        },
+        snaplen: 1024,
+        exclude_pid: 0,
+    })
+    .map_err(|e| dflow::error_chain(&e))?;
+    let stop = Arc::new(AtomicBool::new(false));
+    let clients: Vec<_> = (0..8)
+        .map(|i| {
+            let stop = Arc::clone(&stop);
+            std::thread::spawn(move || {
+                let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+                let mut buf = [0u8; 256];
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    let req = format!("GET /users/{i}{n} HTTP/1.1\r\nHost: bench\r\n\r\n");
+                    conn.write_all(req.as_bytes()).unwrap();
+                    let mut got = 0;
+                    while got < 43 {
+                        got += conn.read(&mut buf[got..]).unwrap();
+                    }
+                    n += 1;
+                }
+            })
+        })
+        .collect();
+    let mut events = Vec::new();
+    let until = Instant::now() + Duration::from_secs_f64(secs);
+    while Instant::now() < until {
+        if let Ok(batch) = rx.recv_timeout(Duration::from_millis(50)) {
+            events.extend(batch);
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for c in clients {
+        let _ = c.join();
+    }
+    let counters = probe.finish().map_err(|e| dflow::error_chain(&e))?;
+    events.extend(rx.try_iter().flatten());
+    eprintln!(
+        "    recorded {} socket events ({} lost in the kernel)",
+        events.len(),
+        counters.lost
+    );
+    Ok(events)
+}
+
+fn pin_to_cpu0() {
+    // SAFETY: a zeroed cpu_set_t with one bit set, for this thread.
+    unsafe {
+        let mut set: libc::cpu_set_t = std::mem::zeroed();
+        libc::CPU_SET(0, &mut set);
+        libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set);
+    }
+}
+
+/// One replay of `events`; returns (seconds, spans).
+fn replay(events: &[SockEvent], session: Option<&Path>) -> Result<(f64, usize), String> {
+    let process = Arc::new(Process::bare(1, "server"));
+    let writer = match session {
+        Some(path) => Some(
+            SessionWriter::create(path, SessionMeta::now(SessionKind::Trace))
+                .map_err(|e| dflow::error_chain(&e))?,
+        ),
+        None => None,
+    };
+    let started = Instant::now();
+    let mut pipeline = Pipeline::new(
+        PipelineConfig {
+            protocols: Vec::new(),
+            options: ParseOptions::default(),
+            epoch_offset_ns: 0,
+        },
+        Box::new(move |_, _| Arc::clone(&process)),
+    );
+    let mut spans: Vec<Span> = Vec::new();
+    let mut total = 0;
+    for chunk in events.chunks(4096) {
+        for e in chunk {
+            pipeline.feed(e);
+        }
+        let now = chunk.last().map_or(0, |e| e.exit_ns);
+        pipeline.tick(now, &mut spans);
+        total += spans.len();
+        if let Some(w) = &writer {
+            w.spans_wait(std::mem::take(&mut spans))
+                .map_err(|e| dflow::error_chain(&e))?;
+        } else {
+            spans.clear();
+        }
+    }
+    pipeline.flush(&mut spans);
+    total += spans.len();
+    if let Some(w) = writer {
+        w.spans_wait(spans).map_err(|e| dflow::error_chain(&e))?;
+        w.flush().map_err(|e| dflow::error_chain(&e))?;
+        let secs = started.elapsed().as_secs_f64();
+        w.finish(Vec::new()).map_err(|e| dflow::error_chain(&e))?;
+        return Ok((secs, total));
+    }
+    Ok((started.elapsed().as_secs_f64(), total))
+}
+
+fn pipeline(dir: &Path, opts: &Options) -> Result<Vec<String>, String> {
+    let events = record(dir, opts.record_secs)?;
+    if events.is_empty() {
+        return Err("the capture recorded nothing".to_owned());
+    }
+    pin_to_cpu0();
+    let mut lines = Vec::new();
+    for with_session in [false, true] {
+        let mut rates = Vec::new();
+        let mut spans = 0;
+        for i in 0..opts.replays {
+            let path = dir.join(format!("replay-{i}.duckdb"));
+            let (secs, n) = replay(&events, with_session.then_some(path.as_path()))?;
+            let _ = std::fs::remove_file(&path);
+            rates.push(events.len() as f64 / secs);
+            spans = n;
+            eprintln!(
+                "    replay {i} {}: {:.3} s",
+                if with_session {
+                    "with session"
+                } else {
+                    "pipeline only"
+                },
+                secs
+            );
+        }
+        let events_per_s = median(&mut rates);
+        let spans_per_s = events_per_s * spans as f64 / events.len() as f64;
+        let what = if with_session {
+            "pipeline + session append"
+        } else {
+            "pipeline alone"
+        };
+        lines.push(format!(
+            "{what}: {:.2} M events/s, {:.2} M spans/s on one core (median of {}; {} events → {} spans){}",
+            events_per_s / 1e6,
+            spans_per_s / 1e6,
+            opts.replays,
+            events.len(),
+            spans,
+            if with_session {
+                format!(
+                    " — target ≥ 1 M/s: {}",
+                    if events_per_s >= 1e6 { "met" } else { "NOT met" }
+                )
+            } else {
+                String::new()
+            }
+        ));
+    }
+    Ok(lines)
+}
+
+// ---------------------------------------------------------------- 2. overhead
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn start_nginx(dir: &Path) -> Result<(Guard, u16), String> {
+    let port = free_port();
+    let prefix = dir.join("nginx");
+    std::fs::create_dir_all(prefix.join("logs")).map_err(|e| e.to_string())?;
+    let conf = prefix.join("nginx.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "daemon off;\nworker_processes 1;\nerror_log stderr error;\npid {}/nginx.pid;\n\
+             events {{ worker_connections 1024; }}\n\
+             http {{ access_log off;\n  client_body_temp_path {p}/tmp;\n  proxy_temp_path {p}/tmp;\n  fastcgi_temp_path {p}/tmp;\n  uwsgi_temp_path {p}/tmp;\n  scgi_temp_path {p}/tmp;\n\
+             server {{ listen 127.0.0.1:{port}; location / {{ return 200 \"hello\\n\"; }} }} }}\n",
+            prefix.display(),
+            p = prefix.display(),
+        ),
+    )
+    .map_err(|e| e.to_string())?;
+    let child = Command::new("nginx")
+        .arg("-p")
+        .arg(&prefix)
+        .arg("-c")
+        .arg(&conf)
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("nginx (apt-get install nginx): {e}"))?;
+    let guard = Guard(child);
+    for _ in 0..200 {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return Ok((guard, port));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    }
+    Err("nginx did not start".to_owned())
+}
+
+/// Requests/s and p99 latency (ms) of one wrk run.
+fn wrk(port: u16, secs: f64) -> Result<(f64, f64), String> {
+    let out = Command::new("wrk")
+        .args(["-t2", "-c16", "--latency"])
+        .arg(format!("-d{}s", secs.round().max(1.0)))
+        .arg(format!("http://127.0.0.1:{port}/"))
+        .output()
+        .map_err(|e| format!("wrk (apt-get install wrk): {e}"))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rps = text
+        .lines()
+        .find_map(|l| l.strip_prefix("Requests/sec:"))
+        .and_then(|v| v.trim().parse().ok())
+        .ok_or_else(|| format!("no Requests/sec in {text}"))?;
+    let p99 = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("99%"))
+        .map(str::trim)
+        .and_then(duration_ms)
+        .ok_or_else(|| format!("no 99% latency in {text}"))?;
+    Ok((rps, p99))
+}
+
+/// wrk's `1.23ms`, `456.00us`, `1.02s`.
+fn duration_ms(s: &str) -> Option<f64> {
+    let split = s.find(|c: char| c.is_ascii_alphabetic())?;
+    let (n, unit) = s.split_at(split);
+    let n: f64 = n.parse().ok()?;
+    Some(match unit {
+        "us" => n / 1e3,
+        "ms" => n,
+        "s" => n * 1e3,
+        _ => return None,
+    })
+}
+
+/// `dflow trace --comm nginx`, running until dropped; its peak RSS.
+struct Tracer {
+    child: Guard,
+}
+
+impl Tracer {
+    fn start(session: &Path) -> Result<Tracer, String> {
+        let mut child = Command::new(DFLOW)
+            .args(["trace", "--json", "--comm", "nginx", "--session"])
+            .arg(session)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(|e| e.to_string())?;
+        let mut err = BufReader::new(child.stderr.take().unwrap());
+        let mut line = String::new();
+        while !line.starts_with("dflow: tracing") {
+            line.clear();
+            if err.read_line(&mut line).map_err(|e| e.to_string())? == 0 {
+                return Err("dflow trace exited before tracing".to_owned());
+            }
+        }
+        std::thread::spawn(move || {
+            let mut rest = String::new();
+            let _ = err.read_to_string(&mut rest);
+        });
+        Ok(Tracer {
+            child: Guard(child),
+        })
+    }
+
+    /// VmHWM in bytes.
+    fn peak_rss(&self) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.0.id()))
+            .unwrap_or_default();
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+            .map_or(0, |kb| kb * 1024)
+    }
+
+    fn stop(mut self) {
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(self.child.0.id() as i32, libc::SIGINT) };
+        let _ = self.child.0.wait();
+    }
+}
+
+fn overhead(dir: &Path, opts: &Options) -> Result<Vec<String>, String> {
+    let (_nginx, port) = start_nginx(dir)?;
+    // Warm up nginx and the page cache.
+    wrk(port, 1.0)?;
+    let (mut alone, mut traced) = (Vec::new(), Vec::new());
+    let (mut p99_alone, mut p99_traced) = (Vec::new(), Vec::new());
+    let mut rss: u64 = 0;
+    for pair in 0..opts.pairs {
+        // Alternate which arm goes first, so drift hits both alike.
+        for traced_arm in [pair % 2 == 1, pair % 2 == 0] {
+            if traced_arm {
+                let session = dir.join(format!("overhead-{pair}.duckdb"));
+                let tracer = Tracer::start(&session)?;
+                let (rps, p99) = wrk(port, opts.secs)?;
+                rss = rss.max(tracer.peak_rss());
+                tracer.stop();
+                let _ = std::fs::remove_file(&session);
+                traced.push(rps);
+                p99_traced.push(p99);
+                eprintln!("    pair {pair} with dflow:    {rps:.0} req/s, p99 {p99:.3} ms");
+            } else {
+                let (rps, p99) = wrk(port, opts.secs)?;
+                alone.push(rps);
+                p99_alone.push(p99);
+                eprintln!("    pair {pair} without dflow: {rps:.0} req/s, p99 {p99:.3} ms");
+            }
+        }
+    }
+    let ratios: Vec<f64> = alone.iter().zip(&traced).map(|(a, t)| t / a).collect();
+    let (a, t) = (median(&mut alone), median(&mut traced));
+    let ratio = t / a;
+    let (pa, pt) = (median(&mut p99_alone), median(&mut p99_traced));
+    let mut per_pair = ratios.clone();
+    Ok(vec![
+        format!(
+            "overhead: nginx req/s with dflow trace ÷ without = {ratio:.3} (medians {t:.0} / {a:.0}; per-pair median {:.3}; {} pairs of {} s) — target ≥ 0.95: {}",
+            median(&mut per_pair),
+            opts.pairs,
+            opts.secs,
+            if ratio >= 0.95 { "met" } else { "NOT met" }
+        ),
+        format!(
+            "p99 latency: {pt:.3} ms with dflow, {pa:.3} ms without (+{:.3} ms)",
+            pt - pa
+        ),
+        format!(
+            "dflow trace peak RSS during the run: {:.1} MB — target ≤ 64 MB: {}",
+            rss as f64 / 1e6,
+            if rss <= 64_000_000 { "met" } else { "NOT met" }
+        ),
+    ])
+}
+
+// ---------------------------------------------------------------- main
+
+struct Options {
+    parts: Vec<String>,
+    record_secs: f64,
+    replays: usize,
+    pairs: usize,
+    secs: f64,
+}
+
+const PARTS: [&str; 2] = ["pipeline", "overhead"];
+
+fn options() -> Options {
+    let mut opts = Options {
+        parts: Vec::new(),
+        record_secs: 3.0,
+        replays: 5,
+        pairs: 6,
+        secs: 5.0,
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        let mut value = |name: &str| -> f64 {
+            args.next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{name} needs a number"))
+        };
+        match arg.as_str() {
+            "--record-secs" => opts.record_secs = value(&arg),
+            "--replays" => opts.replays = value(&arg) as usize,
+            "--pairs" => opts.pairs = value(&arg) as usize,
+            "--secs" => opts.secs = value(&arg),
+            part if PARTS.contains(&part) => opts.parts.push(arg),
+            flag if flag.starts_with("--") => {}
+            other => panic!("unknown part {other:?}; the parts are {PARTS:?}"),
+        }
+    }
+    if opts.parts.is_empty() {
+        opts.parts = PARTS.iter().map(|s| (*s).to_owned()).collect();
+    }
+    opts
+}
+
+fn main() {
+    let opts = options();
+    println!(
+        "dflow trace benchmark ({} cores)",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
+    // SAFETY: geteuid cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        println!("  skipped every part: not root (dflow trace loads eBPF programs)");
+        return;
+    }
+    let dir = std::env::temp_dir().join(format!("dflow-bench-trace-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut headlines = Vec::new();
+    for part in &opts.parts {
+        let load_before = load_average();
+        let result = match part.as_str() {
+            "pipeline" => pipeline(&dir, &opts),
+            _ => overhead(&dir, &opts),
+        };
+        match result {
+            Ok(mut lines) => {
+                lines.push(format!(
+                    "    load average       {load_before} at the start, {} at the end (1 min)",
+                    load_average()
+                ));
+                for line in &lines {
+                    println!("  {line}");
+                }
+                headlines.extend(lines.into_iter().filter(|l| !l.starts_with(' ')));
+            }
+            Err(why) => {
+                let line = format!("{part}: skipped: {why}");
+                println!("  {line}");
+                headlines.push(line);
+            }
+        }
+    }
+    if opts.parts.len() > 1 {
+        println!("summary");
+        for line in &headlines {
+            println!("  {line}");
+        }
+    }
+    if std::env::var_os("DFLOW_BENCH_KEEP").is_some() {
+        eprintln!("kept {}", dir.display());
+    } else {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}
