@@ -132,6 +132,16 @@ struct Guard(Child);
 
 impl Drop for Guard {
     fn drop(&mut self) {
+        // SIGTERM first: nginx's master then stops its workers (SIGKILL
+        // would leave them running).
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(self.0.id() as i32, libc::SIGTERM) };
+        for _ in 0..100 {
+            if matches!(self.0.try_wait(), Ok(Some(_))) {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
@@ -343,6 +353,7 @@ fn start_nginx(dir: &Path) -> Result<(Guard, u16), String> {
         .arg(&prefix)
         .arg("-c")
         .arg(&conf)
+        .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("nginx (apt-get install nginx): {e}"))?;

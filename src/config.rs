@@ -102,10 +102,18 @@ pub struct TraceConfig {
     pub statuses: Vec<Status>,
     pub snaplen: u32,
     pub redact: bool,
+    /// Show the terminal view (a terminal on stdin and stdout, no --no-tui,
+    /// no --json).
+    pub tui: bool,
 }
 
 impl TraceConfig {
-    pub fn from_args(args: TraceArgs) -> Result<TraceConfig, UsageError> {
+    /// `terminal`: whether stdin and stdout are both terminals.
+    pub fn from_args(
+        args: TraceArgs,
+        output: &OutputConfig,
+        terminal: bool,
+    ) -> Result<TraceConfig, UsageError> {
         let mut ports = args.ports;
         ports.sort_unstable();
         ports.dedup();
@@ -140,6 +148,7 @@ impl TraceConfig {
             statuses,
             snaplen: args.snaplen,
             redact: !args.no_redact,
+            tui: terminal && !args.no_tui && !output.json,
         })
     }
 }
@@ -252,7 +261,11 @@ impl Config {
         };
         let command = match cli.command {
             Command::Doctor(_) => CommandConfig::Doctor,
-            Command::Trace(args) => CommandConfig::Trace(Box::new(TraceConfig::from_args(*args)?)),
+            Command::Trace(args) => CommandConfig::Trace(Box::new(TraceConfig::from_args(
+                *args,
+                &output,
+                stdio_is_terminal(),
+            )?)),
             Command::Profile(args) => {
                 let profile = ProfileConfig::from_args(*args, &output, stdio_is_terminal())?;
                 CommandConfig::Profile(Box::new(profile))

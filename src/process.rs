@@ -68,6 +68,38 @@ pub fn own_usage() -> Option<(std::time::Duration, u64)> {
     Some((cpu, rss))
 }
 
+/// dflow's own CPU share since the previous reading, and its RSS.
+pub struct Usage {
+    at: std::time::Instant,
+    cpu: std::time::Duration,
+}
+
+impl Usage {
+    /// Starts measuring from now.
+    pub fn start() -> Usage {
+        Usage {
+            at: std::time::Instant::now(),
+            cpu: own_usage().map_or(std::time::Duration::ZERO, |(cpu, _)| cpu),
+        }
+    }
+
+    /// (CPU %, RSS bytes).
+    pub fn sample(&mut self) -> (f64, u64) {
+        let Some((cpu, rss)) = own_usage() else {
+            return (0.0, 0);
+        };
+        let wall = self.at.elapsed().as_secs_f64();
+        let pct = if wall > 0.0 {
+            100.0 * cpu.saturating_sub(self.cpu).as_secs_f64() / wall
+        } else {
+            0.0
+        };
+        self.at = std::time::Instant::now();
+        self.cpu = cpu;
+        (pct, rss)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -157,7 +157,8 @@ pub struct TraceArgs {
     #[arg(long)]
     pub no_redact: bool,
 
-    /// Print calls as lines even on a terminal.
+    /// Print calls as lines even on a terminal (the terminal view is the
+    /// default there).
     #[arg(long)]
     pub no_tui: bool,
 }

@@ -129,7 +129,7 @@ fn sample(
     let deadline = capture.duration.map(|d| started + d);
     let mut next_poll = started + POLL;
     let mut note = None;
-    let mut usage = Usage::new();
+    let mut usage = crate::process::Usage::start();
     let stdout = io::stdout();
     let mut json_out = output.json.then(|| stdout.lock());
     loop {
@@ -396,36 +396,6 @@ fn write_file(
     write(&mut out).with_context(context)?;
     out.flush().with_context(context)?;
     Ok(())
-}
-
-/// dflow's own CPU share since the previous reading, and its RSS.
-struct Usage {
-    at: Instant,
-    cpu: Duration,
-}
-
-impl Usage {
-    fn new() -> Usage {
-        Usage {
-            at: Instant::now(),
-            cpu: crate::process::own_usage().map_or(Duration::ZERO, |(cpu, _)| cpu),
-        }
-    }
-
-    fn sample(&mut self) -> (f64, u64) {
-        let Some((cpu, rss)) = crate::process::own_usage() else {
-            return (0.0, 0);
-        };
-        let wall = self.at.elapsed().as_secs_f64();
-        let pct = if wall > 0.0 {
-            100.0 * cpu.saturating_sub(self.cpu).as_secs_f64() / wall
-        } else {
-            0.0
-        };
-        self.at = Instant::now();
-        self.cpu = cpu;
-        (pct, rss)
-    }
 }
 
 /// A progress bar on stderr for symbolization, shown only once it has

@@ -9,6 +9,7 @@ use crate::output::events;
 use crate::profile::session::StoredProfile;
 use crate::store::{SessionKind, SessionSet};
 use crate::tui::flame::{FlameState, Msg};
+use crate::tui::trace::TraceStatus;
 
 pub fn run(
     file: &Path,
@@ -28,6 +29,21 @@ pub fn run(
             file.display(),
             info.kind
         ));
+    }
+    // A trace session on a terminal opens the same view as the live run.
+    if info.kind() == Some(SessionKind::Trace) && terminal && !output.json {
+        let elapsed_ns = info.ended_ns.unwrap_or(info.started_ns) - info.started_ns;
+        let status = TraceStatus {
+            events_per_s: 0.0,
+            lost: info.lost,
+            spans: replay.spans.len() as u64,
+            self_cpu_pct: 0.0,
+            self_rss_bytes: 0,
+            elapsed: std::time::Duration::from_nanos(elapsed_ns.max(0) as u64),
+            live: false,
+            note: None,
+        };
+        return crate::cmd::trace::trace_view(replay.spans, status);
     }
     for s in &replay.spans {
         if output.json {

@@ -23,9 +23,13 @@ use crate::signal::Shutdown;
 use crate::store::{SessionKind, SessionMeta, SessionWriter, path as store_path};
 use crate::trace::capture::{self, CaptureConfig as Capture};
 use crate::trace::pipeline::{Pipeline, PipelineConfig, PipelineStats};
+use crate::tui::terminal::Tui;
+use crate::tui::trace::{Msg, TraceState, TraceStatus};
 
 /// How often batches are taken in and lingering spans handed out.
 const TICK: Duration = Duration::from_millis(50);
+/// How often the terminal view's status bar is refreshed.
+const STATUS_EVERY: Duration = Duration::from_secs(1);
 
 /// CLOCK_MONOTONIC now, in ns: the clock of the kernel's timestamps.
 pub fn monotonic_ns() -> u64 {
@@ -96,24 +100,57 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
     let mut out = stdout.lock();
     let mut spans = Vec::new();
     let mut shown = 0u64;
+    let mut view = config.tui.then(LiveView::start).transpose()?;
+    let mut usage = crate::process::Usage::start();
+    let mut next_status = Instant::now() + STATUS_EVERY;
+    let mut events_then = 0u64;
     loop {
         let stop = shutdown.requested() || deadline.is_some_and(|d| Instant::now() >= d);
         if stop {
             break;
         }
-        match rx.recv_timeout(TICK) {
-            Ok(batch) => {
-                batch.iter().for_each(|e| pipeline.feed(e));
-                for batch in rx.try_iter() {
-                    batch.iter().for_each(|e| pipeline.feed(e));
-                }
+        if let Some(view) = &mut view {
+            if view.wait_key(TICK)? {
+                break;
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => break,
+        } else {
+            match rx.recv_timeout(TICK) {
+                Ok(batch) => batch.iter().for_each(|e| pipeline.feed(e)),
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => break,
+            }
+        }
+        for batch in rx.try_iter() {
+            batch.iter().for_each(|e| pipeline.feed(e));
         }
         pipeline.tick(monotonic_ns(), &mut spans);
+        spans.retain(|s| wanted(config, s));
+        if let Some(view) = &mut view {
+            if !spans.is_empty() {
+                view.spans(spans.clone());
+            }
+            if Instant::now() >= next_status {
+                let stats = pipeline.stats();
+                let (self_cpu_pct, self_rss_bytes) = usage.sample();
+                view.status(TraceStatus {
+                    events_per_s: (stats.events - events_then) as f64 / STATUS_EVERY.as_secs_f64(),
+                    lost: probe.counters()?.lost,
+                    spans: stats.spans,
+                    self_cpu_pct,
+                    self_rss_bytes,
+                    elapsed: started.elapsed(),
+                    live: true,
+                    note: None,
+                });
+                events_then = stats.events;
+                next_status += STATUS_EVERY;
+            }
+            view.draw()?;
+        }
         shown += emit(config, output, &mut spans, writer.as_ref(), &mut out)?;
     }
+    // Back to the normal screen before the summary.
+    drop(view);
     // Take in what is queued, detach (the drains make a last pass), take in
     // that too, and hand out every call that completed.
     for batch in rx.try_iter() {
@@ -156,14 +193,17 @@ fn emit(
     if spans.is_empty() {
         return Ok(0);
     }
-    for s in spans.iter() {
-        if output.json {
-            events::span_json(out, s)?;
-        } else {
-            events::span_text(out, s)?;
+    // The terminal view shows them instead.
+    if !config.tui {
+        for s in spans.iter() {
+            if output.json {
+                events::span_json(out, s)?;
+            } else {
+                events::span_text(out, s)?;
+            }
         }
+        out.flush()?;
     }
-    out.flush()?;
     let n = spans.len() as u64;
     let batch = std::mem::take(spans);
     if let Some(w) = writer {
@@ -258,4 +298,55 @@ fn open_session(capture: &CaptureConfig) -> anyhow::Result<Option<SessionWriter>
         writer.label("session", 0, key, value);
     }
     Ok(Some(writer))
+}
+
+/// The live terminal view: restores the terminal when dropped.
+struct LiveView {
+    terminal: Tui,
+    state: TraceState,
+}
+
+impl LiveView {
+    fn start() -> anyhow::Result<LiveView> {
+        let terminal = Tui::enter().context("cannot start the terminal view")?;
+        let mut view = LiveView {
+            terminal,
+            state: TraceState::new(true),
+        };
+        view.draw()?;
+        Ok(view)
+    }
+
+    fn spans(&mut self, spans: Vec<Span>) {
+        // Filtered like the lines would be: what the view shows is what
+        // the session keeps.
+        self.state.update(Msg::Spans(spans));
+    }
+
+    fn status(&mut self, status: TraceStatus) {
+        self.state.update(Msg::Status(status));
+    }
+
+    fn draw(&mut self) -> io::Result<()> {
+        let state = &self.state;
+        self.terminal
+            .draw(|frame| crate::tui::trace::render(state, frame))?;
+        Ok(())
+    }
+
+    /// Handles keys for up to `timeout`; true when the user quits.
+    fn wait_key(&mut self, timeout: Duration) -> io::Result<bool> {
+        crate::tui::pump(&mut self.terminal, &mut self.state, timeout)
+    }
+}
+
+/// The terminal view over a stored trace session, until the user quits.
+pub fn trace_view(spans: Vec<Span>, status: TraceStatus) -> anyhow::Result<()> {
+    let mut tui = Tui::enter().context("cannot start the terminal view")?;
+    let mut state = TraceState::new(false);
+    state.update(Msg::Spans(spans));
+    state.update(Msg::Status(status));
+    tui.draw(|frame| crate::tui::trace::render(&state, frame))?;
+    while !crate::tui::pump(&mut tui, &mut state, Duration::from_secs(3600))? {}
+    Ok(())
 }

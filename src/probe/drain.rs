@@ -26,8 +26,9 @@ pub const DRAIN_INTERVAL: Duration = Duration::from_millis(1);
 /// Largest batch sent in one message, so a burst is handed over in pieces.
 const MAX_BATCH: usize = 4096;
 
-/// Batches in flight before the drain waits for the consumer.
-const CHANNEL_BATCHES: usize = 256;
+/// Batches in flight before the drain waits for the consumer, unless the
+/// probe asks for fewer (large events: the memory they hold counts).
+pub const CHANNEL_BATCHES: usize = 256;
 
 /// After a stop is requested, how long the drain waits for a consumer that
 /// holds its channel but does not read before it drops (and counts) the rest.
@@ -47,13 +48,15 @@ pub struct Drain {
 }
 
 impl Drain {
-    /// Drains `ring` every `interval` (normally [`DRAIN_INTERVAL`]).
+    /// Drains `ring` every `interval` (normally [`DRAIN_INTERVAL`]), with up
+    /// to `batches` batches waiting for the consumer.
     pub(super) fn start<W: Wire>(
         name: &str,
         ring: RingBuf<MapData>,
         interval: Duration,
+        batches: usize,
     ) -> std::io::Result<(Drain, Receiver<Vec<W::Event>>)> {
-        let (tx, rx) = sync_channel(CHANNEL_BATCHES);
+        let (tx, rx) = sync_channel(batches);
         let shared = Arc::new(Shared::default());
         let thread = std::thread::Builder::new()
             .name(format!("drain-{name}"))

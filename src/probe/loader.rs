@@ -404,13 +404,26 @@ impl Probe {
         map: &str,
         interval: std::time::Duration,
     ) -> Result<std::sync::mpsc::Receiver<Vec<W::Event>>, ProbeError> {
+        self.ring_bounded::<W>(map, interval, super::drain::CHANNEL_BATCHES)
+    }
+
+    /// [`Probe::ring_every`] with at most `batches` batches (of up to 4096
+    /// events) waiting for the consumer: for large events, whose memory
+    /// counts. Past that the ring fills and the kernel drops, and counts.
+    pub fn ring_bounded<W: Wire>(
+        &mut self,
+        map: &str,
+        interval: std::time::Duration,
+        batches: usize,
+    ) -> Result<std::sync::mpsc::Receiver<Vec<W::Event>>, ProbeError> {
         let object = self.object;
         let taken = self.ebpf().take_map(map).ok_or_else(|| ProbeError::NoMap {
             object,
             map: map.to_owned(),
         })?;
         let ring = RingBuf::try_from(taken).map_err(self.map_error(map))?;
-        let (drain, rx) = Drain::start::<W>(map, ring, interval).map_err(ProbeError::Thread)?;
+        let (drain, rx) =
+            Drain::start::<W>(map, ring, interval, batches).map_err(ProbeError::Thread)?;
         self.drains.push(drain);
         Ok(rx)
     }

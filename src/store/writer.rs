@@ -269,14 +269,21 @@ impl Drop for SessionWriter {
     }
 }
 
+/// The session writer's DuckDB memory limit.
+const WRITER_MEMORY: &str = "32MB";
+
 /// Creates the file with mode 0600 and the schema.
 fn open_new(path: &Path, meta: &SessionMeta) -> Result<Connection, StoreError> {
     let db_err = |source| StoreError::Db {
         path: path.to_owned(),
         source,
     };
+    // DuckDB's buffer pool would take up to 80% of RAM; appends need little,
+    // and dflow must stay small beside the services it watches.
     let config = duckdb::Config::default()
         .threads(1)
+        .map_err(db_err)?
+        .with("memory_limit", WRITER_MEMORY)
         .map_err(db_err)?
         .with("autoinstall_known_extensions", "false")
         .map_err(db_err)?

@@ -4,7 +4,10 @@ use std::sync::mpsc::Receiver;
 
 use crate::event::SockEvent;
 use crate::probe::wire::{DataRecord, MAX_SNAPLEN};
-use crate::probe::{Filters, Global, Probe, ProbeError, objects};
+use crate::probe::{DRAIN_INTERVAL, Filters, Global, Probe, ProbeError, objects};
+
+/// Batches of socket events waiting for the pipeline at most.
+const QUEUED_BATCHES: usize = 4;
 
 /// The syscalls traced, by the entry program that reads their arguments
 /// (the kernel refuses a program that reads past a tracepoint's record):
@@ -47,7 +50,9 @@ pub fn start(config: &CaptureConfig) -> Result<(Probe, Receiver<Vec<SockEvent>>)
         ],
         &[("dflow_tr_scratch", cpus as u32)],
     )?;
-    let rx = probe.ring::<DataRecord>("dflow_tr_events")?;
+    // A batch of 4096 events with payloads is a few MB: a handful waiting
+    // is enough to ride out a slow moment, and keeps dflow's memory small.
+    let rx = probe.ring_bounded::<DataRecord>("dflow_tr_events", DRAIN_INTERVAL, QUEUED_BATCHES)?;
     let syscalls = ENTRIES.iter().flat_map(|(_, names)| names.iter());
     let exits: Vec<String> = syscalls
         .filter(|s| **s != "close")

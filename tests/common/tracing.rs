@@ -9,9 +9,9 @@ use std::time::Duration;
 use serde_json::Value;
 
 pub struct Tracer {
-    child: Child,
+    child: Option<Child>,
     /// stdout, read all along so dflow never blocks on a full pipe.
-    stdout: std::thread::JoinHandle<String>,
+    stdout: Option<std::thread::JoinHandle<String>>,
     /// stderr lines after the "tracing" one.
     stderr: mpsc::Receiver<String>,
 }
@@ -64,20 +64,21 @@ impl Tracer {
             }
         }
         Tracer {
-            child,
-            stdout,
+            child: Some(child),
+            stdout: Some(stdout),
             stderr: rx,
         }
     }
 
     /// Ctrl-C, then everything it printed.
     pub fn stop(mut self) -> Traced {
+        let mut child = self.child.take().expect("stopped once");
         // Let the last calls' events drain and their spans linger out.
         std::thread::sleep(Duration::from_millis(300));
         // SAFETY: kill(2) with a pid of our own child.
-        unsafe { libc::kill(self.child.id() as i32, libc::SIGINT) };
-        let stdout = self.stdout.join().unwrap();
-        let status = self.child.wait().unwrap();
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let stdout = self.stdout.take().expect("stopped once").join().unwrap();
+        let status = child.wait().unwrap();
         let stderr: Vec<String> = self.stderr.iter().collect();
         let summary = stderr
             .iter()
@@ -92,6 +93,16 @@ impl Tracer {
             summary,
             status,
             stderr: stderr.join("\n"),
+        }
+    }
+}
+
+/// A test that panics before `stop` leaves no dflow running.
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
         }
     }
 }
