@@ -273,14 +273,27 @@ fn pipeline(dir: &Path, opts: &Options) -> Result<Vec<String>, String> {
     if events.is_empty() {
         return Err("the capture recorded nothing".to_owned());
     }
-    pin_to_cpu0();
+    // On a thread of its own, pinned (with the session writer it starts),
+    // so the parts after this one are not pinned too.
+    std::thread::scope(|scope| {
+        scope
+            .spawn(|| {
+                pin_to_cpu0();
+                replays(dir, opts, &events)
+            })
+            .join()
+            .map_err(|_| "the replay thread panicked".to_owned())?
+    })
+}
+
+fn replays(dir: &Path, opts: &Options, events: &[SockEvent]) -> Result<Vec<String>, String> {
     let mut lines = Vec::new();
     for with_session in [false, true] {
         let mut rates = Vec::new();
         let mut spans = 0;
         for i in 0..opts.replays {
             let path = dir.join(format!("replay-{i}.duckdb"));
-            let (secs, n) = replay(&events, with_session.then_some(path.as_path()))?;
+            let (secs, n) = replay(events, with_session.then_some(path.as_path()))?;
             let _ = std::fs::remove_file(&path);
             rates.push(events.len() as f64 / secs);
             spans = n;

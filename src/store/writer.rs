@@ -269,8 +269,10 @@ impl Drop for SessionWriter {
     }
 }
 
-/// The session writer's DuckDB memory limit.
-const WRITER_MEMORY: &str = "32MB";
+/// The session writer's DuckDB memory limit while appending, and for the
+/// statistics at the end.
+const WRITER_MEMORY: &str = "16MB";
+const FINISH_MEMORY: &str = "2GB";
 
 /// Creates the file with mode 0600 and the schema.
 fn open_new(path: &Path, meta: &SessionMeta) -> Result<Connection, StoreError> {
@@ -424,6 +426,10 @@ fn run(
             .map_err(db_err)?;
         app.flush().map_err(db_err)?;
         drop(app);
+        // The capture's small memory limit is for appends; the end-of-session
+        // statistics sort every span and may use more.
+        conn.execute_batch(&format!("SET memory_limit = '{FINISH_MEMORY}'"))
+            .map_err(db_err)?;
         conn.execute_batch(&schema::rollup_sql()).map_err(db_err)?;
         conn.execute("UPDATE session SET ended_ns = ?", params![unix_ns_now()])
             .map_err(db_err)?;

@@ -31,6 +31,11 @@ use crate::protocol::{TraceContext, TraceParent};
 /// Spans whose links are remembered; older ones resolve as roots.
 pub const MAX_LINKS: usize = 1 << 17;
 
+/// Requests remembered while waiting for their other end: it shows up
+/// within milliseconds when it is traced at all, and when it is not (one
+/// side traced) the table would only fill.
+pub const MAX_WAITING_ENDS: usize = 1 << 14;
+
 /// Where a span's parent may come from, for [`Linker::begin`].
 #[derive(Debug, Clone, Copy)]
 pub struct Origin<'a> {
@@ -115,10 +120,10 @@ impl Default for Linker {
             next_id: 1,
             links: vec![(0, Link::default()); MAX_LINKS],
             serving: FastMap::default(),
-            by_seq: Bounded::new(MAX_LINKS),
-            by_traceparent: Bounded::new(MAX_LINKS),
-            by_request_id: Bounded::new(MAX_LINKS),
-            traces: Bounded::new(MAX_LINKS),
+            by_seq: Bounded::new(MAX_WAITING_ENDS),
+            by_traceparent: Bounded::new(MAX_WAITING_ENDS),
+            by_request_id: Bounded::new(MAX_WAITING_ENDS),
+            traces: Bounded::new(MAX_WAITING_ENDS),
         }
     }
 }
