@@ -458,6 +458,20 @@ impl Tracer {
             .map_or(0, |kb| kb * 1024)
     }
 
+    /// CPU seconds (user + system) so far.
+    fn cpu_secs(&self) -> f64 {
+        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.child.0.id()))
+            .unwrap_or_default();
+        // Fields after the command name (which may hold spaces): utime is
+        // the 12th, stime the 13th.
+        let rest = stat.rsplit(')').next().unwrap_or("");
+        let f: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+        // SAFETY: sysconf has no preconditions.
+        let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) } as f64;
+        (ticks(11) + ticks(12)) / hz
+    }
+
     fn stop(mut self) {
         // SAFETY: kill(2) on our own child.
         unsafe { libc::kill(self.child.0.id() as i32, libc::SIGINT) };
@@ -472,13 +486,18 @@ fn overhead(dir: &Path, opts: &Options) -> Result<Vec<String>, String> {
     let (mut alone, mut traced) = (Vec::new(), Vec::new());
     let (mut p99_alone, mut p99_traced) = (Vec::new(), Vec::new());
     let mut rss: u64 = 0;
+    let mut cpu_per_request = Vec::new();
     for pair in 0..opts.pairs {
         // Alternate which arm goes first, so drift hits both alike.
         for traced_arm in [pair % 2 == 1, pair % 2 == 0] {
             if traced_arm {
                 let session = dir.join(format!("overhead-{pair}.duckdb"));
                 let tracer = Tracer::start(&session)?;
+                let cpu_before = tracer.cpu_secs();
                 let (rps, p99) = wrk(port, opts.secs)?;
+                cpu_per_request.push(
+                    (tracer.cpu_secs() - cpu_before) / (rps * opts.secs.round().max(1.0)) * 1e6,
+                );
                 rss = rss.max(tracer.peak_rss());
                 tracer.stop();
                 let _ = std::fs::remove_file(&session);
@@ -509,6 +528,10 @@ fn overhead(dir: &Path, opts: &Options) -> Result<Vec<String>, String> {
         format!(
             "p99 latency: {pt:.3} ms with dflow, {pa:.3} ms without (+{:.3} ms)",
             pt - pa
+        ),
+        format!(
+            "dflow's CPU per traced request: {:.2} µs (user + system, median; 2 socket events, a span, its JSON line and its session row)",
+            median(&mut cpu_per_request)
         ),
         format!(
             "dflow trace peak RSS during the run: {:.1} MB — target ≤ 64 MB: {}",

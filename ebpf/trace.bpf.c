@@ -104,7 +104,10 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 8 << 20);
+	/* 4 MiB: drained every millisecond, that is room for a burst of ~20k
+	 * events of a 1 KiB snaplen; the consumer maps it twice, and it counts
+	 * in dflow's RSS. */
+	__uint(max_entries, 4 << 20);
 } dflow_tr_events SEC(".maps");
 
 /* The struct sock behind `fd` of the current task, when it is an IPv4 or

@@ -96,8 +96,11 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
         Box::new(|pid, comm| crate::process::describe(pid, Some(comm))),
     );
     let deadline = config.capture.duration.map(|d| started + d);
+    // Buffered, and flushed once per tick: stdout is line-buffered, and a
+    // write per span (tens of thousands a second) costs more than the rest
+    // of the pipeline.
     let stdout = io::stdout();
-    let mut out = stdout.lock();
+    let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     let mut spans = Vec::new();
     let mut shown = 0u64;
     let mut view = config.tui.then(LiveView::start).transpose()?;

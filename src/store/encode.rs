@@ -106,6 +106,8 @@ pub struct ExcerptColumns {
     pub span_id: Vec<u64>,
     pub request: Vec<String>,
     pub response: Vec<String>,
+    /// Text bytes held, which bound a flush as much as the facts' count.
+    pub bytes: usize,
 }
 
 #[derive(Debug, Default)]
@@ -260,6 +262,7 @@ impl Encoder {
         if !s.request.is_empty() || !s.response.is_empty() {
             let e = &mut self.excerpts;
             e.span_id.push(s.span_id);
+            e.bytes += s.request.len() + s.response.len();
             e.request.push(s.request);
             e.response.push(s.response);
         }

@@ -34,6 +34,14 @@ pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 /// Facts buffered before an early flush, which bounds the writer's memory.
 pub const MAX_BUFFERED: usize = 256 * 1024;
 
+/// Excerpt text buffered before an early flush: a flush holds its batch
+/// two or three times over (columns, Arrow arrays, DuckDB's own copy).
+pub const MAX_BUFFERED_TEXT: usize = 2 * 1024 * 1024;
+
+/// Facts queued for the writer thread at most; past it, `spans()`,
+/// `flows()` and `samples()` drop and count (the waiting variants wait).
+pub const MAX_QUEUED: u64 = 64 * 1024;
+
 /// Batches queued between producers and the writer thread.
 const CHANNEL_BATCHES: usize = 1024;
 
@@ -92,10 +100,24 @@ enum Msg {
     Finish(Vec<(String, ProbeCounters)>),
 }
 
+impl Shared {
+    /// The writer took `n` facts off the queue (queued by `offer` or by a
+    /// waiting send, which does not count them: saturate at zero).
+    fn taken(&self, n: usize) {
+        let _ = self
+            .queued
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |q| {
+                Some(q.saturating_sub(n as u64))
+            });
+    }
+}
+
 #[derive(Debug, Default)]
 struct Shared {
-    /// Facts dropped because the channel was full.
+    /// Facts dropped because the queue was full.
     dropped: AtomicU64,
+    /// Facts queued and not yet taken by the writer thread.
+    queued: AtomicU64,
     /// Facts committed to the file.
     written: AtomicU64,
 }
@@ -177,10 +199,19 @@ impl SessionWriter {
     }
 
     fn offer(&self, msg: Msg, n: usize) {
+        let n = n as u64;
+        // Bounded by facts, not only batches: a writer starved of CPU on a
+        // busy host must not let the queue eat its memory.
+        if self.shared.queued.load(Ordering::Relaxed) + n > MAX_QUEUED {
+            self.shared.dropped.fetch_add(n, Ordering::Relaxed);
+            return;
+        }
         match self.tx.try_send(msg) {
-            Ok(()) => {}
+            Ok(()) => {
+                self.shared.queued.fetch_add(n, Ordering::Relaxed);
+            }
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
-                self.shared.dropped.fetch_add(n as u64, Ordering::Relaxed);
+                self.shared.dropped.fetch_add(n, Ordering::Relaxed);
             }
         }
     }
@@ -383,9 +414,18 @@ fn run(
     loop {
         let timeout = deadline.saturating_duration_since(Instant::now());
         match rx.recv_timeout(timeout) {
-            Ok(Msg::Spans(batch)) => batch.into_iter().for_each(|s| enc.span(s)),
-            Ok(Msg::Flows(batch)) => batch.iter().for_each(|f| enc.flow(f)),
-            Ok(Msg::Samples(batch)) => batch.iter().for_each(|s| enc.sample(s)),
+            Ok(Msg::Spans(batch)) => {
+                shared.taken(batch.len());
+                batch.into_iter().for_each(|s| enc.span(s));
+            }
+            Ok(Msg::Flows(batch)) => {
+                shared.taken(batch.len());
+                batch.iter().for_each(|f| enc.flow(f));
+            }
+            Ok(Msg::Samples(batch)) => {
+                shared.taken(batch.len());
+                batch.iter().for_each(|s| enc.sample(s));
+            }
             Ok(Msg::Label {
                 resource,
                 resource_id,
@@ -407,7 +447,10 @@ fn run(
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
-        if enc.buffered() >= MAX_BUFFERED || Instant::now() >= deadline {
+        if enc.buffered() >= MAX_BUFFERED
+            || enc.excerpts.bytes >= MAX_BUFFERED_TEXT
+            || Instant::now() >= deadline
+        {
             flush(&conn, &mut enc, &mut labels, &mut totals, shared).map_err(db_err)?;
             deadline = Instant::now() + FLUSH_INTERVAL;
         }
