@@ -36,7 +36,7 @@ pub const MAX_BUFFERED: usize = 256 * 1024;
 
 /// Excerpt text buffered before an early flush: a flush holds its batch
 /// two or three times over (columns, Arrow arrays, DuckDB's own copy).
-pub const MAX_BUFFERED_TEXT: usize = 2 * 1024 * 1024;
+pub const MAX_BUFFERED_TEXT: usize = 4 * 1024 * 1024;
 
 /// Facts queued for the writer thread at most; past it, `spans()`,
 /// `flows()` and `samples()` drop and count (the waiting variants wait).
