@@ -276,7 +276,16 @@ fn redis_commands_are_reported_once_per_side() {
     let redis = Redis::start();
     let me = std::process::id().to_string();
     let server_pid = redis.child.id().to_string();
-    let tracer = Tracer::start(&["-p", &server_pid, "-p", &me, "--no-session"]);
+    let dir = common::TempDir::new("redis");
+    let session = dir.0.join("redis.duckdb");
+    let tracer = Tracer::start(&[
+        "-p",
+        &server_pid,
+        "-p",
+        &me,
+        "--session",
+        session.to_str().unwrap(),
+    ]);
     let mut conn = TcpStream::connect(("127.0.0.1", redis.port)).unwrap();
     let sent: &[&[&str]] = &[
         &["SET", "greeting", "hello"],
@@ -315,6 +324,19 @@ fn redis_commands_are_reported_once_per_side() {
         assert_eq!(last["status"], "client_error");
         assert_eq!(last["code"], "WRONGTYPE");
     }
+    // The session replays as the same spans, field for field.
+    let replayed = common::dflow(&["replay", "--json", session.to_str().unwrap()]);
+    assert!(replayed.status.success(), "{replayed:?}");
+    let mut stored: Vec<Value> = String::from_utf8(replayed.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let mut live = traced.spans.clone();
+    for spans in [&mut stored, &mut live] {
+        spans.sort_by_key(|s| s["span_id"].as_str().unwrap().to_owned());
+    }
+    assert_eq!(stored, live, "replay shows the spans the live run printed");
     // The two ends of each call meet by TCP sequence number: every server
     // span's parent is the client span of the same command.
     for s in redis_spans.iter().filter(|s| s["role"] == "server") {
