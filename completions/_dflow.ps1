@@ -63,7 +63,7 @@ Register-ArgumentCompleter -Native -CommandName 'dflow' -ScriptBlock {
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given')
             [CompletionResult]::new('--no-session', '--no-session', [CompletionResultType]::ParameterName, 'Do not write a session file')
             [CompletionResult]::new('--no-redact', '--no-redact', [CompletionResultType]::ParameterName, 'Show and store credentials as they are (off by default: Authorization, Proxy-Authorization, Cookie and Set-Cookie values and database authentication are replaced by [redacted])')
-            [CompletionResult]::new('--no-tui', '--no-tui', [CompletionResultType]::ParameterName, 'Print calls as lines even on a terminal')
+            [CompletionResult]::new('--no-tui', '--no-tui', [CompletionResultType]::ParameterName, 'Print calls as lines even on a terminal (the terminal view is the default there)')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of text')
             [CompletionResult]::new('-q', '-q', [CompletionResultType]::ParameterName, 'Print nothing but results and errors (no progress, no notes)')
             [CompletionResult]::new('--quiet', '--quiet', [CompletionResultType]::ParameterName, 'Print nothing but results and errors (no progress, no notes)')

@@ -58,7 +58,7 @@ set edit:completion:arg-completer[dflow] = {|@words|
             cand --color 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given'
             cand --no-session 'Do not write a session file'
             cand --no-redact 'Show and store credentials as they are (off by default: Authorization, Proxy-Authorization, Cookie and Set-Cookie values and database authentication are replaced by [redacted])'
-            cand --no-tui 'Print calls as lines even on a terminal'
+            cand --no-tui 'Print calls as lines even on a terminal (the terminal view is the default there)'
             cand --json 'Print machine-readable JSON instead of text'
             cand -q 'Print nothing but results and errors (no progress, no notes)'
             cand --quiet 'Print nothing but results and errors (no progress, no notes)'

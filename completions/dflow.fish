@@ -67,7 +67,7 @@ always\t'Always colour'
 never\t'Never colour'"
 complete -c dflow -n "__fish_dflow_using_subcommand trace" -l no-session -d 'Do not write a session file'
 complete -c dflow -n "__fish_dflow_using_subcommand trace" -l no-redact -d 'Show and store credentials as they are (off by default: Authorization, Proxy-Authorization, Cookie and Set-Cookie values and database authentication are replaced by [redacted])'
-complete -c dflow -n "__fish_dflow_using_subcommand trace" -l no-tui -d 'Print calls as lines even on a terminal'
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -l no-tui -d 'Print calls as lines even on a terminal (the terminal view is the default there)'
 complete -c dflow -n "__fish_dflow_using_subcommand trace" -l json -d 'Print machine-readable JSON instead of text'
 complete -c dflow -n "__fish_dflow_using_subcommand trace" -s q -l quiet -d 'Print nothing but results and errors (no progress, no notes)'
 complete -c dflow -n "__fish_dflow_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
