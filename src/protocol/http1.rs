@@ -386,7 +386,7 @@ impl Http1 {
         fields: impl Iterator<Item = (&'h [u8], &'h [u8])>,
     ) -> (String, TraceContext) {
         let mut excerpt = String::with_capacity(256);
-        push_printable(&mut excerpt, line);
+        push_line(&mut excerpt, line, self.redact);
         let mut context = TraceContext::default();
         for (name, value) in fields {
             if name.eq_ignore_ascii_case(b"traceparent") {
@@ -411,6 +411,55 @@ impl Http1 {
         }
         (excerpt, context)
     }
+}
+
+/// Whether a query parameter's name says its value is a credential
+/// (`access_token`, `api_key`, `password`, `X-Amz-Signature`, ...).
+fn secret_param(name: &[u8]) -> bool {
+    const WORDS: &[&[u8]] = &[
+        b"token",
+        b"password",
+        b"passwd",
+        b"secret",
+        b"key",
+        b"auth",
+        b"signature",
+        b"sig",
+        b"session",
+        b"credential",
+    ];
+    let lower = name.to_ascii_lowercase();
+    WORDS
+        .iter()
+        .any(|w| lower.windows(w.len()).any(|part| part == *w))
+}
+
+/// A request or status line into the excerpt; with `redact`, the values of
+/// query parameters that hold credentials are replaced.
+fn push_line(excerpt: &mut String, line: &[u8], redact: bool) {
+    let query = line.iter().position(|&b| b == b'?');
+    let (Some(q), true) = (query, redact) else {
+        push_printable(excerpt, line);
+        return;
+    };
+    let end = line[q..]
+        .iter()
+        .position(|&b| b == b' ' || b == b'#')
+        .map_or(line.len(), |e| q + e);
+    push_printable(excerpt, &line[..=q]);
+    for (i, pair) in line[q + 1..end].split(|&b| b == b'&').enumerate() {
+        if i > 0 {
+            push_excerpt(excerpt, "&");
+        }
+        match pair.iter().position(|&b| b == b'=') {
+            Some(eq) if secret_param(&pair[..eq]) => {
+                push_printable(excerpt, &pair[..=eq]);
+                push_excerpt(excerpt, REDACTED);
+            }
+            _ => push_printable(excerpt, pair),
+        }
+    }
+    push_printable(excerpt, &line[end..]);
 }
 
 /// The body framing headers announce (RFC 9112 §6.3); None when they
@@ -678,6 +727,23 @@ mod tests {
         ] {
             assert!(!check(no.as_bytes(), Transport::Tcp), "{no}");
         }
+    }
+
+    #[test]
+    fn credentials_in_query_strings_are_redacted() {
+        let mut e = String::new();
+        push_line(
+            &mut e,
+            b"GET /cb?code=7&access_token=abc123&X-Amz-Signature=f00&page=2 HTTP/1.1",
+            true,
+        );
+        assert_eq!(
+            e,
+            "GET /cb?code=7&access_token=[redacted]&X-Amz-Signature=[redacted]&page=2 HTTP/1.1"
+        );
+        let mut kept = String::new();
+        push_line(&mut kept, b"GET /cb?access_token=abc123 HTTP/1.1", false);
+        assert!(kept.contains("abc123"));
     }
 
     #[test]

@@ -37,6 +37,9 @@ pub const MAX_CONNS: usize = 65_536;
 pub const MAX_WAITING: usize = 1024;
 /// A connection without traffic for this long is forgotten.
 const IDLE_NS: u64 = 600_000_000_000;
+/// Syscalls in a row without a unit after which a connection is no longer
+/// parsed.
+const GIVE_UP_DESYNCS: u32 = 16;
 /// Data syscalls inspected before a connection is declared unknown.
 const DETECT_ATTEMPTS: u8 = 8;
 
@@ -84,6 +87,9 @@ pub struct PipelineStats {
     pub undetected: u64,
     /// Data events that carried no payload bytes (the copy failed).
     pub empty: u64,
+    /// Connections no longer parsed after their bytes stopped making sense
+    /// (TLS after STARTTLS, say).
+    pub abandoned: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -154,6 +160,8 @@ struct Conn {
     /// Entry time of the syscall that began the head waiting in the framer
     /// (or the detection bytes), per direction.
     origin: [Option<u64>; 2],
+    /// Syscalls in a row whose bytes the parser could not place.
+    lost_footing: u32,
     last_ns: u64,
 }
 
@@ -249,6 +257,7 @@ impl Pipeline {
                         seen: Default::default(),
                     },
                     origin: [None, None],
+                    lost_footing: 0,
                     framer: Framer::new(e.transport),
                     waiting: VecDeque::new(),
                     building: [None, None],
@@ -305,10 +314,23 @@ impl Pipeline {
         };
         let prefix = joined.as_ref().map_or(0, |j| j.len() - payload.len());
         self.units.clear();
+        let desyncs = conn.framer.desyncs;
         let carried = prefix
             + conn
                 .framer
                 .feed(parser.as_mut(), direction, data, total, &mut self.units);
+        // A connection whose bytes stopped parsing for good (TLS after a
+        // STARTTLS or SSLRequest, a protocol switch) is left alone.
+        if !self.units.is_empty() {
+            conn.lost_footing = 0;
+        } else if conn.framer.desyncs > desyncs {
+            conn.lost_footing += 1;
+            if conn.lost_footing >= GIVE_UP_DESYNCS {
+                self.stats.abandoned += 1;
+                conn.detection = Detection::Unknown;
+                return;
+            }
+        }
         let before = conn.origin[direction.index()];
         let origin = before.filter(|_| carried > 0);
         conn.origin[direction.index()] = if !conn.framer.has_pending(direction) {
@@ -755,6 +777,37 @@ mod tests {
         );
         assert_eq!(spans.len(), 1);
         assert_eq!(spans[0].status, Status::Error);
+    }
+
+    #[test]
+    fn a_connection_that_stops_parsing_is_left_alone() {
+        use Direction::{Egress, Ingress};
+        let mut p = pipeline();
+        p.feed(&data(1, Egress, 0, 1, b"GET /a HTTP/1.1\r\n\r\n"));
+        p.feed(&data(
+            1,
+            Ingress,
+            5,
+            1,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        ));
+        // What a TLS session looks like to a parser: records of bytes.
+        for t in 0..(GIVE_UP_DESYNCS as u64) {
+            p.feed(&data(
+                1,
+                Egress,
+                10 + t,
+                0,
+                &[0x17, 0x03, 0x03, 0x00, 0x20, 0x9a, 0x41],
+            ));
+        }
+        assert_eq!(p.stats().abandoned, 1);
+        let before = p.stats().messages;
+        p.feed(&data(1, Egress, 100, 0, b"GET /b HTTP/1.1\r\n\r\n"));
+        assert_eq!(p.stats().messages, before, "no longer parsed");
+        let mut out = Vec::new();
+        p.flush(&mut out);
+        assert_eq!(out.len(), 1, "the call before still counts");
     }
 
     #[test]
