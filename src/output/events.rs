@@ -9,10 +9,6 @@ use serde::Serialize;
 use crate::event::{Code, Flow, Protocol, Role, Sample, Span, Status};
 use crate::output::table::unix_ns_millis as unix_ns;
 
-fn hex(id: u64) -> String {
-    format!("{id:016x}")
-}
-
 /// A span as `--json` prints it.
 #[derive(Serialize)]
 struct SpanJson<'a> {
@@ -28,11 +24,30 @@ struct SpanJson<'a> {
     code: Option<&'a Code>,
     req_bytes: u32,
     resp_bytes: u32,
-    local: String,
-    remote: String,
-    trace_id: String,
-    span_id: String,
-    parent_span_id: Option<String>,
+    local: Shown<&'a std::net::SocketAddr>,
+    remote: Shown<&'a std::net::SocketAddr>,
+    trace_id: Shown<Hex>,
+    span_id: Shown<Hex>,
+    parent_span_id: Option<Shown<Hex>>,
+}
+
+/// A value serialized as its `Display` text, without a String in between
+/// (`--json` prints tens of thousands of spans a second).
+struct Shown<T>(T);
+
+impl<T: std::fmt::Display> Serialize for Shown<T> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&self.0)
+    }
+}
+
+/// An id as 16 hex digits.
+struct Hex(u64);
+
+impl std::fmt::Display for Hex {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:016x}", self.0)
+    }
 }
 
 pub fn span_json(out: &mut impl Write, s: &Span) -> io::Result<()> {
@@ -49,11 +64,11 @@ pub fn span_json(out: &mut impl Write, s: &Span) -> io::Result<()> {
         code: s.code.as_ref(),
         req_bytes: s.req_bytes,
         resp_bytes: s.resp_bytes,
-        local: s.local.to_string(),
-        remote: s.remote.to_string(),
-        trace_id: hex(s.trace_id),
-        span_id: hex(s.span_id),
-        parent_span_id: s.parent_span_id.map(hex),
+        local: Shown(&s.local),
+        remote: Shown(&s.remote),
+        trace_id: Shown(Hex(s.trace_id)),
+        span_id: Shown(Hex(s.span_id)),
+        parent_span_id: s.parent_span_id.map(|p| Shown(Hex(p))),
     };
     serde_json::to_writer(&mut *out, &json)?;
     writeln!(out)

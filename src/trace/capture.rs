@@ -4,10 +4,15 @@ use std::sync::mpsc::Receiver;
 
 use crate::event::SockEvent;
 use crate::probe::wire::{DataRecord, MAX_SNAPLEN};
-use crate::probe::{DRAIN_INTERVAL, Filters, Global, Probe, ProbeError, objects};
+use crate::probe::{Filters, Global, Probe, ProbeError, objects};
 
 /// Batches of socket events waiting for the pipeline at most.
 const QUEUED_BATCHES: usize = 4;
+
+/// How often the ring is drained: 5 ms of events at a million a second is
+/// ~1 MB, a quarter of the ring; a shorter period costs dflow more
+/// wake-ups (its own and the pipeline's) for nothing.
+const DRAIN_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
 
 /// The syscalls traced, by the entry program that reads their arguments
 /// (the kernel refuses a program that reads past a tracepoint's record):
@@ -52,7 +57,7 @@ pub fn start(config: &CaptureConfig) -> Result<(Probe, Receiver<Vec<SockEvent>>)
     )?;
     // A batch of 4096 events with payloads is a few MB: a handful waiting
     // is enough to ride out a slow moment, and keeps dflow's memory small.
-    let rx = probe.ring_bounded::<DataRecord>("dflow_tr_events", DRAIN_INTERVAL, QUEUED_BATCHES)?;
+    let rx = probe.ring_bounded::<DataRecord>("dflow_tr_events", DRAIN_EVERY, QUEUED_BATCHES)?;
     let syscalls = ENTRIES.iter().flat_map(|(_, names)| names.iter());
     let exits: Vec<String> = syscalls
         .filter(|s| **s != "close")
