@@ -2049,6 +2049,61 @@ mod tests {
 
     const SIZES: [(u16, u16); 2] = [(80, 24), (120, 40)];
 
+    /// Credentials never reach the screen: bytes with an Authorization
+    /// header and a Cookie go through the real parser and pipeline into
+    /// the view, whose waterfall shows the request's excerpt.
+    #[test]
+    fn credentials_are_redacted_on_screen() {
+        use crate::event::{SockEvent, SockWhat};
+        use crate::protocol::{Direction, Options, Transport};
+        use crate::trace::pipeline::{Pipeline, PipelineConfig};
+        const SECRET: &str = "s3cr3t-t0ken";
+        let event = |dir, t: u64, bytes: &[u8]| SockEvent {
+            enter_ns: t,
+            exit_ns: t + 1000,
+            pid: 7,
+            tid: 7,
+            fd: 3,
+            sock: 1,
+            transport: Transport::Tcp,
+            local: addr("127.0.0.1:8080"),
+            remote: addr("127.0.0.1:40000"),
+            comm: "api".to_owned(),
+            what: SockWhat::Data {
+                direction: dir,
+                seq: 0,
+                bytes: bytes.len() as u64,
+                payload: bytes.to_vec(),
+            },
+        };
+        let request = format!(
+            "GET /me?access_token={SECRET} HTTP/1.1\r\nAuthorization: Bearer {SECRET}\r\nCookie: sid={SECRET}\r\n\r\n"
+        );
+        let response =
+            format!("HTTP/1.1 200 OK\r\nSet-Cookie: sid={SECRET}\r\nContent-Length: 0\r\n\r\n");
+        let mut pipeline = Pipeline::new(
+            PipelineConfig {
+                protocols: Vec::new(),
+                options: Options::default(),
+                epoch_offset_ns: 0,
+            },
+            Box::new(|pid, comm| Arc::new(Process::bare(pid, comm))),
+        );
+        pipeline.feed(&event(Direction::Ingress, 1_000, request.as_bytes()));
+        pipeline.feed(&event(Direction::Egress, 5_000, response.as_bytes()));
+        let mut spans = Vec::new();
+        pipeline.flush(&mut spans);
+        assert_eq!(spans.len(), 1);
+        let mut s = TraceState::new(true);
+        s.update(Msg::Resize(Size::new(120, 40)));
+        s.update(Msg::Spans(spans));
+        press(&mut s, KeyCode::Enter);
+        let shown = screen(&s, 120, 40);
+        assert!(shown.contains("Authorization: [redacted]"), "{shown}");
+        assert!(shown.contains("Set-Cookie: [redacted]"), "{shown}");
+        assert!(!shown.contains(SECRET), "{shown}");
+    }
+
     #[test]
     fn table() {
         for (w, h) in SIZES {
