@@ -178,26 +178,6 @@ fn http_server_spans_match_the_servers_own_latency_and_codes() {
     http_round(&server, 16);
 }
 
-/// A free TCP port on loopback (bound and released; good enough for a test).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// Waits until something accepts connections on `port`.
-fn wait_listening(port: u16) {
-    for _ in 0..200 {
-        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
-            return;
-        }
-        std::thread::sleep(Duration::from_millis(25));
-    }
-    panic!("nothing listens on port {port}");
-}
-
 /// A throwaway redis-server (installed by `.ci/run`), killed on drop.
 struct Redis {
     child: Child,
@@ -206,7 +186,7 @@ struct Redis {
 
 impl Redis {
     fn start() -> Redis {
-        let port = free_port();
+        let port = common::tracing::free_port();
         let child = Command::new("redis-server")
             .args([
                 "--port",
@@ -220,7 +200,7 @@ impl Redis {
             .stdout(Stdio::null())
             .spawn()
             .expect("redis-server (apt-get install redis-server)");
-        wait_listening(port);
+        common::tracing::wait_listening(port);
         Redis { child, port }
     }
 }

@@ -23,15 +23,6 @@ use serde_json::Value;
 /// the output or the session.
 const SECRET: &str = "db-s3cr3t-pw";
 
-/// A free TCP port on loopback (bound and released; good enough for a test).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 /// Where `name` is installed: the PATH, then the sbin directories a root
 /// shell has (mariadbd is in /usr/sbin). Fails naming the apt package.
 fn program(name: &str, package: &str) -> PathBuf {
@@ -214,7 +205,7 @@ impl Postgres {
             .output()
             .expect("run initdb");
         assert!(init.status.success(), "initdb: {init:?}");
-        let port = free_port();
+        let port = common::tracing::free_port();
         let log = dir.0.join("postgres.log");
         let postmaster = as_postgres("postgres")
             .arg("-D")
@@ -472,7 +463,7 @@ impl Mariadb {
             .output()
             .expect("run mariadb-install-db");
         assert!(out.status.success(), "mariadb-install-db: {out:?}");
-        let port = free_port();
+        let port = common::tracing::free_port();
         let log = dir.0.join("error.log");
         let server = Command::new(mariadbd)
             .args(["--no-defaults", "--user=root", "--bind-address=127.0.0.1"])

@@ -638,17 +638,8 @@ mod tests {
 
     #[test]
     fn no_panic_on_any_bytes() {
-        let seeds: Vec<Vec<u8>> = fixture::all("dns")
-            .into_iter()
-            .map(|(_, records)| records.into_iter().flat_map(|r| r.bytes).collect())
-            .collect();
-        let mut state = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let seeds: Vec<Vec<u8>> = fixture::corpus("dns");
+        let mut next = fixture::xorshift(0x9e37_79b9_7f4a_7c15u64);
         for i in 0..4000 {
             let mut bytes = if i % 2 == 0 {
                 seeds[i / 2 % seeds.len()].clone()

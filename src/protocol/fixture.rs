@@ -154,3 +154,23 @@ pub fn replay(
     let _ = writeln!(text, "desyncs={}", framer.desyncs);
     text
 }
+
+/// Every fixture of `protocol`, each as its records' bytes joined: seeds
+/// for the no-panic tests' mutations.
+pub fn corpus(protocol: &str) -> Vec<Vec<u8>> {
+    all(protocol)
+        .into_iter()
+        .map(|(_, records)| records.into_iter().flat_map(|r| r.bytes).collect())
+        .collect()
+}
+
+/// A deterministic xorshift64 generator: the no-panic tests' inputs are the
+/// same on every run, so a failure reproduces.
+pub fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}

@@ -1201,17 +1201,8 @@ mod tests {
 
     #[test]
     fn no_input_makes_it_panic() {
-        let mut state = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
-        let corpus: Vec<Vec<u8>> = fixture::all("http1")
-            .into_iter()
-            .map(|(_, records)| records.into_iter().flat_map(|r| r.bytes).collect())
-            .collect();
+        let mut next = fixture::xorshift(0x2545_f491_4f6c_dd1du64);
+        let corpus: Vec<Vec<u8>> = fixture::corpus("http1");
         const TOKENS: [&[u8]; 14] = [
             b"GET / HTTP/1.1\r\n",
             b"HTTP/1.1 200 OK\r\n",

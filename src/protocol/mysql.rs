@@ -1772,17 +1772,8 @@ mod tests {
 
     #[test]
     fn no_panic_on_any_bytes() {
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let corpus: Vec<Vec<u8>> = fixture::all("mysql")
-            .into_iter()
-            .map(|(_, records)| records.into_iter().flat_map(|r| r.bytes).collect())
-            .collect();
+        let mut next = fixture::xorshift(0x2545_f491_4f6c_dd1du64);
+        let corpus: Vec<Vec<u8>> = fixture::corpus("mysql");
         for i in 0..4000 {
             let len = (next() % 600) as usize;
             let bytes: Vec<u8> = if i % 2 == 0 {

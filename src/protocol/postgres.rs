@@ -1546,17 +1546,8 @@ mod tests {
 
     #[test]
     fn no_panic_on_any_bytes() {
-        let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let samples: Vec<Vec<u8>> = fixture::all("postgres")
-            .into_iter()
-            .map(|(_, records)| records.into_iter().flat_map(|r| r.bytes).collect())
-            .collect();
+        let mut next = fixture::xorshift(0x9e37_79b9_7f4a_7c15u64);
+        let samples: Vec<Vec<u8>> = fixture::corpus("postgres");
         for round in 0..3000 {
             let mut bytes = if round % 2 == 0 {
                 let sample = &samples[round / 2 % samples.len()];

@@ -1358,13 +1358,7 @@ mod tests {
                     .collect()
             })
             .collect();
-        let mut state = 0x2545_f491_4f6c_dd1du64;
-        let mut next = move || {
-            state ^= state << 13;
-            state ^= state >> 7;
-            state ^= state << 17;
-            state
-        };
+        let mut next = fixture::xorshift(0x2545_f491_4f6c_dd1du64);
         const ALPHABET: &[u8] = b"*$:+-%~>|!=_,#(\r\n0123456789-abcPING ";
         for i in 0..4000 {
             let mut bytes: Vec<u8> = match i % 3 {
