@@ -645,3 +645,42 @@ fn dns_queries_over_udp_are_reported_once_per_side() {
         assert_eq!(spans[0]["status"], "ok");
     }
 }
+
+#[test]
+fn the_capture_ends_when_the_traced_process_exits() {
+    if !common::root_or_skip("the_capture_ends_when_the_traced_process_exits") {
+        return;
+    }
+    let mut target = Command::new("sleep").arg("1").spawn().unwrap();
+    let pid = target.id().to_string();
+    let mut dflow = Command::new(common::dflow_bin())
+        .args(["trace", "--json", "--no-session", "-p", &pid])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    target.wait().unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = dflow.try_wait().unwrap() {
+            break status;
+        }
+        if std::time::Instant::now() > deadline {
+            let _ = dflow.kill();
+            panic!("dflow trace kept running after its only target exited");
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let mut stderr = String::new();
+    dflow
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .unwrap();
+    assert!(status.success(), "{stderr}");
+    assert!(
+        stderr.contains(&format!("process {pid} exited")),
+        "{stderr}"
+    );
+}

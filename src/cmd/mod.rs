@@ -27,3 +27,19 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
         ),
     }
 }
+
+/// With only pids as targets (no --comm, which new processes can match),
+/// a note once every one of them has exited.
+pub(crate) fn all_targets_gone(capture: &crate::config::CaptureConfig) -> Option<String> {
+    if capture.pids.is_empty() || !capture.comms.is_empty() {
+        return None;
+    }
+    let alive = capture
+        .pids
+        .iter()
+        .any(|pid| std::path::Path::new("/proc").join(pid.to_string()).exists());
+    (!alive).then(|| match capture.pids.as_slice() {
+        [one] => format!("process {one} exited"),
+        many => format!("all {} processes exited", many.len()),
+    })
+}

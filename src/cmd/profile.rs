@@ -148,7 +148,10 @@ fn sample(
         // Once the targets are gone sampling stops: the view stays up with
         // the last of the profile until q (the user is likely looking at
         // it); without a view the capture ends.
-        let gone = note.is_none().then(|| all_targets_gone(capture)).flatten();
+        let gone = note
+            .is_none()
+            .then(|| super::all_targets_gone(capture))
+            .flatten();
         if gone.is_some() && view.is_none() {
             note = gone;
             break;
@@ -222,22 +225,6 @@ fn target_text(capture: &CaptureConfig) -> String {
     } else {
         parts.join(", ")
     }
-}
-
-/// With only pids as targets (no --comm, which new processes can match),
-/// a note once every one of them has exited.
-fn all_targets_gone(capture: &CaptureConfig) -> Option<String> {
-    if capture.pids.is_empty() || !capture.comms.is_empty() {
-        return None;
-    }
-    let alive = capture
-        .pids
-        .iter()
-        .any(|pid| Path::new("/proc").join(pid.to_string()).exists());
-    (!alive).then(|| match capture.pids.as_slice() {
-        [one] => format!("process {one} exited"),
-        many => format!("all {} processes exited", many.len()),
-    })
 }
 
 fn open_session(

@@ -107,6 +107,7 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
     let mut usage = crate::process::Usage::start();
     let mut next_status = Instant::now() + STATUS_EVERY;
     let mut events_then = 0u64;
+    let mut note = None;
     loop {
         let stop = shutdown.requested() || deadline.is_some_and(|d| Instant::now() >= d);
         if stop {
@@ -133,6 +134,9 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
                 view.spans(spans.clone());
             }
             if Instant::now() >= next_status {
+                if note.is_none() {
+                    note = super::all_targets_gone(&config.capture);
+                }
                 let stats = pipeline.stats();
                 let (self_cpu_pct, self_rss_bytes) = usage.sample();
                 view.status(TraceStatus {
@@ -143,12 +147,20 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
                     self_rss_bytes,
                     elapsed: started.elapsed(),
                     live: true,
-                    note: None,
+                    note: note.as_ref().map(|n| format!("{n}; q quits")),
                 });
                 events_then = stats.events;
                 next_status += STATUS_EVERY;
             }
             view.draw()?;
+        } else if Instant::now() >= next_status {
+            // Without a view, the capture ends once the targets are gone
+            // (with a view, the calls stay up until q).
+            next_status += STATUS_EVERY;
+            note = super::all_targets_gone(&config.capture);
+            if note.is_some() {
+                break;
+            }
         }
         shown += emit(config, output, &mut spans, writer.as_ref(), &mut out)?;
     }
@@ -176,6 +188,9 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
         None => None,
     };
     if !output.quiet {
+        if let Some(note) = &note {
+            eprintln!("dflow: {note}; the calls traced until then are above");
+        }
         summary(output, &counters, &stats, shown, waiting, started.elapsed())?;
         if let Some(path) = session {
             eprintln!("dflow: session saved to {}", path.display());
