@@ -147,6 +147,10 @@ pub fn replay(
                     outcome.as_ref().map(|o| (o.status, o.code.clone()))
                 ),
                 Parse::Skip { len } => writeln!(text, "#{i} {arrow} skip len={len}"),
+                Parse::Abandon { len, requests } => writeln!(
+                    text,
+                    "#{i} {arrow} more len={len} done=true abandons {requests} requests"
+                ),
                 Parse::Incomplete | Parse::Invalid => unreachable!("the framer hands out units"),
             };
         }

@@ -44,7 +44,7 @@ impl Framer {
     /// Feeds one syscall's bytes: `data` is what was captured of the `total`
     /// bytes it moved (`data.len() < total` when the capture was cut). The
     /// units found are appended to `out`, as [`Parse::Begin`], [`Parse::More`]
-    /// or [`Parse::Skip`] only. Returns how many bytes of the first unit came
+    /// [`Parse::Skip`] or [`Parse::Abandon`] only. Returns how many bytes of the first unit came
     /// from earlier syscalls (a head that was split), 0 when none did.
     pub fn feed(
         &mut self,
@@ -80,7 +80,10 @@ impl Framer {
         while at < buf.len() {
             let unit = parser.parse(&buf[at..], dir, cut);
             let len = match &unit {
-                Parse::Begin { len, .. } | Parse::More { len, .. } | Parse::Skip { len } => *len,
+                Parse::Begin { len, .. }
+                | Parse::More { len, .. }
+                | Parse::Skip { len }
+                | Parse::Abandon { len, .. } => *len,
                 Parse::Incomplete if !cut => {
                     if buf.len() - at <= MAX_PENDING {
                         side.pending = buf[at..].to_vec();
@@ -160,10 +163,7 @@ mod tests {
     fn lens(units: &[Parse]) -> Vec<u64> {
         units
             .iter()
-            .map(|u| match u {
-                Parse::Begin { len, .. } | Parse::More { len, .. } | Parse::Skip { len } => *len,
-                _ => unreachable!("the framer only hands out units"),
-            })
+            .map(|u| u.len().expect("the framer only hands out units"))
             .collect()
     }
 

@@ -16,6 +16,8 @@
 //!   (PostgreSQL's `ErrorResponse` after `RowDescription`).
 //! - [`Parse::Skip`]: the unit belongs to no call (handshakes, startup and
 //!   authentication exchanges, server pushes).
+//! - [`Parse::Abandon`]: the unit ends a response and tells that some
+//!   requests still waiting will never be answered.
 //!
 //! `done` on a Begin or More says the message is complete, so the pipeline
 //! need not wait for the next one to know it ended.
@@ -186,12 +188,33 @@ pub enum Parse {
     Skip {
         len: u64,
     },
+    /// The unit ends the message begun last in its direction, as a More
+    /// with `done` would, and says that the `requests` oldest requests still
+    /// waiting will get no response: PostgreSQL skips the rest of a
+    /// pipelined batch after an error. They end as `error`.
+    Abandon {
+        len: u64,
+        requests: u32,
+    },
     /// The data ends inside a unit's head; the pipeline keeps it and calls
     /// again with the next syscall's bytes appended. Never when `cut`.
     Incomplete,
     /// No unit of this protocol starts here; the pipeline drops the rest of
     /// the syscall and resynchronizes on the next one.
     Invalid,
+}
+
+impl Parse {
+    /// The unit's length; None for Incomplete and Invalid.
+    pub fn len(&self) -> Option<u64> {
+        match self {
+            Parse::Begin { len, .. }
+            | Parse::More { len, .. }
+            | Parse::Skip { len }
+            | Parse::Abandon { len, .. } => Some(*len),
+            Parse::Incomplete | Parse::Invalid => None,
+        }
+    }
 }
 
 /// What the user chose that parsers must honour.

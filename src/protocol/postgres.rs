@@ -422,17 +422,18 @@ impl Postgres {
 
     fn server_message(&mut self, ty: u8, body: &[u8], len: u64) -> Parse {
         match ty {
-            b'Z' => {
-                if self.ready() {
-                    Parse::More {
-                        len,
-                        outcome: None,
-                        done: true,
-                    }
-                } else {
-                    Parse::Skip { len }
-                }
-            }
+            b'Z' => match self.ready() {
+                (_, abandoned @ 1..) => Parse::Abandon {
+                    len,
+                    requests: abandoned,
+                },
+                (true, 0) => Parse::More {
+                    len,
+                    outcome: None,
+                    done: true,
+                },
+                (false, 0) => Parse::Skip { len },
+            },
             b'R' | b'S' | b'K' | b'N' | b'A' | b'v' => Parse::Skip { len },
             b'E' if self.starting => Parse::Skip { len },
             _ => {
@@ -478,14 +479,22 @@ impl Postgres {
 
     /// The server is ready for the next batch; says whether it had begun
     /// to answer the last one.
-    fn ready(&mut self) -> bool {
+    /// `ReadyForQuery`: whether a response was under way, and how many
+    /// requests of the batch the server skipped (after an error) and so
+    /// will never answer.
+    fn ready(&mut self) -> (bool, u32) {
         self.starting = false;
         self.lost_tail = false;
+        let mut abandoned = 0;
         // What the batch still owed was dropped after an error.
         if let Some(sync) = self.pending.iter().position(|p| *p == Pending::Sync) {
-            self.pending.drain(..=sync);
+            abandoned = self
+                .pending
+                .drain(..=sync)
+                .filter(|p| matches!(p, Pending::Request(_)))
+                .count() as u32;
         }
-        std::mem::take(&mut self.responding)
+        (std::mem::take(&mut self.responding), abandoned)
     }
 
     fn query_excerpt(&self, text: &[u8]) -> String {
@@ -940,7 +949,8 @@ mod tests {
     }
 
     /// A compact view of units: `B(endpoint)` a request, `b(status)` a
-    /// response, `M` more, `M(status)` amending, `!` done, `-` skip.
+    /// response, `M` more, `M(status)` amending, `!` done, `-` skip, `xN`
+    /// N requests abandoned.
     fn view(units: &[Parse]) -> String {
         let views: Vec<String> = units
             .iter()
@@ -957,6 +967,7 @@ mod tests {
                 } => format!("M({})", o.status),
                 Parse::More { done, .. } => if *done { "M!" } else { "M" }.to_owned(),
                 Parse::Skip { .. } => "-".to_owned(),
+                Parse::Abandon { requests, .. } => format!("M!x{requests}"),
                 Parse::Incomplete | Parse::Invalid => unreachable!(),
             })
             .collect();
@@ -1206,9 +1217,11 @@ mod tests {
             ready(),
         ]
         .concat();
+        // `SELECT 2` was skipped by the server: the ReadyForQuery says so
+        // (x1), so `SELECT 3`'s response is not paired with it.
         assert_eq!(
             conversation(&[(C, requests), (S, responses)]),
-            "B(SELECT) M M B(SELECT) M M M! B!(SELECT) b(ok) M M(client_error) M! b(ok) M M!"
+            "B(SELECT) M M B(SELECT) M M M! B!(SELECT) b(ok) M M(client_error) M!x1 b(ok) M M!"
         );
     }
 

@@ -349,10 +349,7 @@ impl Pipeline {
             seq: seq.wrapping_sub(carried as u32),
         };
         for unit in units.drain(..) {
-            let len = match &unit {
-                Parse::Begin { len, .. } | Parse::More { len, .. } | Parse::Skip { len } => *len,
-                Parse::Incomplete | Parse::Invalid => 0,
-            };
+            let len = unit.len().unwrap_or(0);
             self.unit(key, protocol, e, at, direction, unit);
             at.seq = at.seq.wrapping_add(len as u32);
             at.enter_ns = e.enter_ns;
@@ -393,6 +390,26 @@ impl Pipeline {
                 }
                 if done {
                     self.finish_building(key, dir);
+                }
+            }
+            Parse::Abandon { requests, .. } => {
+                self.finish_building(key, dir);
+                let Some(conn) = self.conns.get_mut(&key) else {
+                    return;
+                };
+                let n = (requests as usize).min(conn.waiting.len());
+                let process = ProcessRef::clone(&conn.process);
+                let dropped: Vec<Call> = conn.waiting.drain(..n).collect();
+                for mut call in dropped {
+                    if call.role == Role::Server {
+                        self.linker.answered(e.pid, call.tid, call.span_id);
+                    }
+                    call.end_ns = e.exit_ns;
+                    call.outcome = Outcome {
+                        status: Status::Error,
+                        code: None,
+                    };
+                    self.complete(call, ProcessRef::clone(&process));
                 }
             }
             Parse::Skip { .. } | Parse::Incomplete | Parse::Invalid => {}
@@ -808,6 +825,62 @@ mod tests {
         let mut out = Vec::new();
         p.flush(&mut out);
         assert_eq!(out.len(), 1, "the call before still counts");
+    }
+
+    #[test]
+    fn requests_a_server_skips_end_as_errors_and_pairing_holds() {
+        use Direction::{Egress, Ingress};
+        fn msg(ty: u8, body: &[u8]) -> Vec<u8> {
+            let mut m = vec![ty];
+            m.extend_from_slice(&(body.len() as u32 + 4).to_be_bytes());
+            m.extend_from_slice(body);
+            m
+        }
+        let parse = |q: &str| msg(b'P', &[b"\0", q.as_bytes(), b"\0\0\0"].concat());
+        let (bind, execute, sync) = (
+            msg(b'B', b"\0\0\0\0\0\0\0\0"),
+            msg(b'E', b"\0\0\0\0\0"),
+            msg(b'S', b""),
+        );
+        // A pipelined batch of two; the first fails, so the server skips
+        // the second; then a simple query.
+        let batch = [
+            parse("SELECT 1/0 FROM a"),
+            bind.clone(),
+            execute.clone(),
+            parse("SELECT 2 FROM b"),
+            bind,
+            execute,
+            sync,
+        ]
+        .concat();
+        let error = msg(b'E', b"SERROR\0C22012\0Mdivision by zero\0\0");
+        let ready = msg(b'Z', b"I");
+        let answer = [msg(b'1', b""), msg(b'2', b""), error, ready.clone()].concat();
+        let query = msg(b'Q', b"SELECT 3 FROM c\0");
+        let result = [msg(b'C', b"SELECT 1\0"), ready].concat();
+        let mut p = pipeline();
+        let spans = run(
+            &mut p,
+            &[
+                data(1, Egress, 0, 1, &batch),
+                data(1, Ingress, 10, 1, &answer),
+                data(1, Egress, 20, 1, &query),
+                data(1, Ingress, 30, 1, &result),
+            ],
+        );
+        let got: Vec<(&str, Status)> = spans
+            .iter()
+            .map(|s| (s.endpoint.as_str(), s.status))
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("SELECT a", Status::ClientError),
+                ("SELECT b", Status::Error),
+                ("SELECT c", Status::Ok),
+            ]
+        );
     }
 
     #[test]
