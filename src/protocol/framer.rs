@@ -163,7 +163,7 @@ mod tests {
     fn lens(units: &[Parse]) -> Vec<u64> {
         units
             .iter()
-            .map(|u| u.len().expect("the framer only hands out units"))
+            .map(|u| u.unit_len().expect("the framer only hands out units"))
             .collect()
     }
 

@@ -206,7 +206,7 @@ pub enum Parse {
 
 impl Parse {
     /// The unit's length; None for Incomplete and Invalid.
-    pub fn len(&self) -> Option<u64> {
+    pub fn unit_len(&self) -> Option<u64> {
         match self {
             Parse::Begin { len, .. }
             | Parse::More { len, .. }

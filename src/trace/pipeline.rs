@@ -349,7 +349,7 @@ impl Pipeline {
             seq: seq.wrapping_sub(carried as u32),
         };
         for unit in units.drain(..) {
-            let len = unit.len().unwrap_or(0);
+            let len = unit.unit_len().unwrap_or(0);
             self.unit(key, protocol, e, at, direction, unit);
             at.seq = at.seq.wrapping_add(len as u32);
             at.enter_ns = e.enter_ns;
