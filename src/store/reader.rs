@@ -20,8 +20,9 @@ use super::{SessionKind, StoreError};
 use crate::event::{Code, Flow, Frame, Process, ProcessRef, Protocol, Role, Sample, Span, Status};
 
 /// The views that several files union, with a leading `session` column.
-const UNION_VIEWS: [&str; 7] = [
+const UNION_VIEWS: [&str; 8] = [
     "spans_v",
+    "excerpts_v",
     "flows_v",
     "samples_v",
     "stacks_v",
@@ -147,6 +148,20 @@ impl SessionSet {
         };
         if files.len() > 1 {
             for view in UNION_VIEWS {
+                // A view that older files lack (excerpts_v came with
+                // `dflow trace`) is left to the first file's.
+                let everywhere: bool = conn
+                    .query_row(
+                        "SELECT count(DISTINCT database_name) = ? FROM duckdb_views() WHERE view_name = ?
+                         UNION ALL SELECT count(DISTINCT database_name) = ? FROM duckdb_tables() WHERE table_name = ?
+                         ORDER BY 1 DESC LIMIT 1",
+                        duckdb::params![files.len() as i64, view, files.len() as i64, view],
+                        |r| r.get(0),
+                    )
+                    .map_err(db_err)?;
+                if !everywhere {
+                    continue;
+                }
                 let parts: Vec<String> = files
                     .iter()
                     .map(|(path, alias)| {

@@ -115,6 +115,9 @@ SELECT
          ELSE printf('%016x', CAST(s.span_id::HUGEINT - s.parent_offset AS UBIGINT)) END AS parent_span_id
 FROM spans s, dicts d;
 
+CREATE VIEW excerpts_v AS
+SELECT printf('%016x', span_id) AS span_id, request, response FROM excerpts;
+
 CREATE VIEW flows_v AS
 SELECT
     make_timestamp_ns(f.start_ns) AS start,
@@ -216,6 +219,18 @@ pub const VIEWS: &[ViewDoc] = &[
                 "parent_span_id",
                 "the calling span (hex); NULL for a trace's root",
             ),
+        ],
+    },
+    ViewDoc {
+        name: "excerpts_v",
+        about: "what a person reads of a call: its request and response, credentials redacted",
+        columns: &[
+            ("span_id", "the span, as in spans_v (join on it)"),
+            (
+                "request",
+                "the request's first line and headers, the query or the command",
+            ),
+            ("response", "the response's status line and headers, or its outcome"),
         ],
     },
     ViewDoc {
