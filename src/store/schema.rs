@@ -230,7 +230,10 @@ pub const VIEWS: &[ViewDoc] = &[
                 "request",
                 "the request's first line and headers, the query or the command",
             ),
-            ("response", "the response's status line and headers, or its outcome"),
+            (
+                "response",
+                "the response's status line and headers, or its outcome",
+            ),
         ],
     },
     ViewDoc {
