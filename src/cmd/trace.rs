@@ -282,10 +282,10 @@ fn summary(
         } else {
             ""
         },
-        if waiting > 0 {
-            format!("; {waiting} requests were still waiting for a response")
-        } else {
-            String::new()
+        match waiting {
+            0 => String::new(),
+            1 => "; 1 request was still waiting for a response".to_owned(),
+            n => format!("; {n} requests were still waiting for a response"),
         },
     )
 }
