@@ -178,3 +178,40 @@ pub fn xorshift(mut state: u64) -> impl FnMut() -> u64 {
         state
     }
 }
+
+/// One connection seen through the [`Framer`], for unit tests: each
+/// syscall's units come back as lines in the test's own format.
+pub struct Conn {
+    parser: Box<dyn super::Parser>,
+    pub framer: Framer,
+    show: fn(&Parse) -> String,
+}
+
+impl Conn {
+    pub fn new(
+        spec: &Spec,
+        options: Options,
+        transport: Transport,
+        show: fn(&Parse) -> String,
+    ) -> Conn {
+        Conn {
+            parser: (spec.new)(options, transport),
+            framer: Framer::new(transport),
+            show,
+        }
+    }
+
+    /// One syscall of `total` bytes of which `data` was captured.
+    pub fn feed_cut(&mut self, dir: Direction, data: &[u8], total: usize) -> Vec<String> {
+        let mut units = Vec::new();
+        let _ = self
+            .framer
+            .feed(self.parser.as_mut(), dir, data, total as u64, &mut units);
+        units.iter().map(self.show).collect()
+    }
+
+    /// One whole syscall.
+    pub fn feed(&mut self, dir: Direction, data: &[u8]) -> Vec<String> {
+        self.feed_cut(dir, data, data.len())
+    }
+}

@@ -1036,7 +1036,6 @@ fn one_of(word: &[u8], keywords: &[&str]) -> bool {
 mod tests {
     use super::*;
     use crate::protocol::fixture::{self, Side};
-    use crate::protocol::framer::Framer;
     use crate::protocol::{Kind, exercise};
 
     const C: Direction = Direction::Egress;
@@ -1111,40 +1110,22 @@ mod tests {
         pkt(1, &payload)
     }
 
-    struct Conn {
-        parser: Box<dyn Parser>,
-        framer: Framer,
-    }
+    /// A connection through the framer, units as [`line`]s.
+    struct Conn;
 
     impl Conn {
-        fn new() -> Conn {
+        fn new() -> fixture::Conn {
             Conn::with(Options::default())
         }
 
-        fn with(options: Options) -> Conn {
-            Conn {
-                parser: new(options, Transport::Tcp),
-                framer: Framer::new(Transport::Tcp),
-            }
+        fn with(options: Options) -> fixture::Conn {
+            fixture::Conn::new(&SPEC, options, Transport::Tcp, line)
         }
+    }
 
-        /// One syscall of `total` bytes of which `data` was captured; the
-        /// units found, one line each.
-        fn cut(&mut self, dir: Direction, data: &[u8], total: usize) -> Vec<String> {
-            let mut units = Vec::new();
-            self.framer
-                .feed(self.parser.as_mut(), dir, data, total as u64, &mut units);
-            units.iter().map(line).collect()
-        }
-
-        fn feed(&mut self, dir: Direction, data: &[u8]) -> Vec<String> {
-            self.cut(dir, data, data.len())
-        }
-
-        /// Several packets in one syscall.
-        fn feed_all(&mut self, dir: Direction, packets: &[Vec<u8>]) -> Vec<String> {
-            self.feed(dir, &packets.concat())
-        }
+    /// Several packets in one syscall.
+    fn feed_all(conn: &mut fixture::Conn, dir: Direction, packets: &[Vec<u8>]) -> Vec<String> {
+        conn.feed(dir, &packets.concat())
     }
 
     fn line(unit: &Parse) -> String {
@@ -1281,7 +1262,7 @@ mod tests {
             eof(6, 2),
         ];
         assert_eq!(
-            c.feed_all(S, &response),
+            feed_all(&mut c, S, &response),
             [
                 r#"response 5 ok "" done=false"#,
                 "more 44 done=false",
@@ -1294,7 +1275,7 @@ mod tests {
         // An empty result set: the EOF after the definitions, then the end.
         c.feed(C, &query("SELECT id FROM items WHERE id < 0"));
         let response = [pkt(1, &[1]), def(2), eof(3, 2), eof(4, 2)];
-        assert_eq!(c.feed_all(S, &response)[3], "more 9 done=true");
+        assert_eq!(feed_all(&mut c, S, &response)[3], "more 9 done=true");
     }
 
     #[test]
@@ -1309,7 +1290,7 @@ mod tests {
         c.feed(C, &query("SELECT id FROM items"));
         let response = [pkt(1, &[1]), def(2), row(3, "1"), ok_fe(4, 2)];
         assert_eq!(
-            c.feed_all(S, &response),
+            feed_all(&mut c, S, &response),
             [
                 r#"response 5 ok "" done=false"#,
                 "more 44 done=false",
@@ -1325,14 +1306,14 @@ mod tests {
         c.feed(C, &query("SELECT id FROM items"));
         let response = [pkt(1, &[1]), def(2), row(3, "1"), ok_fe(4, 2)];
         assert_eq!(
-            c.feed_all(S, &response)[2..],
+            feed_all(&mut c, S, &response)[2..],
             ["more 6 done=false", "more 11 done=true"]
         );
         // Empty: the OK right after the definitions ends it.
         let mut c = Conn::new();
         c.feed(C, &query("SELECT id FROM items WHERE id < 0"));
         let response = [pkt(1, &[1]), def(2), ok_fe(3, 2)];
-        assert_eq!(c.feed_all(S, &response)[2], "more 11 done=true");
+        assert_eq!(feed_all(&mut c, S, &response)[2], "more 11 done=true");
     }
 
     #[test]
@@ -1369,7 +1350,7 @@ mod tests {
             err(5, 1242, "21000", "Subquery returns more than 1 row"),
         ];
         assert_eq!(
-            c.feed_all(S, &response)[4],
+            feed_all(&mut c, S, &response)[4],
             "more 45 client_error 1242 done=true"
         );
     }
@@ -1388,7 +1369,7 @@ mod tests {
             ok(6, 2),
         ];
         assert_eq!(
-            c.feed_all(S, &response)[4..],
+            feed_all(&mut c, S, &response)[4..],
             ["more 9 done=false", "more 11 done=true"]
         );
         c.feed(C, &query("INSERT INTO t VALUES (1); SELECT 1"));
@@ -1401,7 +1382,7 @@ mod tests {
             eof(6, 2),
         ];
         assert_eq!(
-            c.feed_all(S, &response),
+            feed_all(&mut c, S, &response),
             [
                 r#"response 11 ok "" done=false"#,
                 "more 5 done=false",
@@ -1446,7 +1427,7 @@ mod tests {
         );
         let response = [prepare_ok(7, 1, 1), def(2), eof(3, 2), def(4), eof(5, 2)];
         assert_eq!(
-            c.feed_all(S, &response),
+            feed_all(&mut c, S, &response),
             [
                 r#"response 16 ok "" done=false"#,
                 "more 44 done=false",
@@ -1465,7 +1446,7 @@ mod tests {
         let binary_row = pkt(4, b"\x00\x00\x04plum");
         let response = [pkt(1, &[1]), def(2), eof(3, 2), binary_row, eof(5, 2)];
         assert_eq!(
-            c.feed_all(S, &response)[3..],
+            feed_all(&mut c, S, &response)[3..],
             ["more 11 done=false", "more 9 done=true"]
         );
         assert_eq!(
@@ -1490,7 +1471,7 @@ mod tests {
             &cmd(COM_STMT_PREPARE, b"SELECT name FROM items WHERE id = ?"),
         );
         let response = [prepare_ok(1, 1, 1), def(2), def(3)];
-        assert_eq!(c.feed_all(S, &response)[2], "more 44 done=true");
+        assert_eq!(feed_all(&mut c, S, &response)[2], "more 44 done=true");
         c.feed(C, &cmd(COM_STMT_PREPARE, b"DELETE FROM items"));
         assert_eq!(
             c.feed(S, &prepare_ok(2, 0, 0)),
@@ -1535,13 +1516,15 @@ mod tests {
     #[test]
     fn pipelined_commands_and_responses() {
         let mut c = Conn::new();
-        let requests = c.feed_all(
+        let requests = feed_all(
+            &mut c,
             C,
             &[query("BEGIN"), query("UPDATE t SET a = 1"), query("COMMIT")],
         );
         assert_eq!(requests.len(), 3);
         assert!(requests[1].starts_with(r#"request 23 "UPDATE t""#));
-        let responses = c.feed_all(
+        let responses = feed_all(
+            &mut c,
             S,
             &[
                 ok(1, 3),
@@ -1587,7 +1570,7 @@ mod tests {
         let q = query(&sql);
         let mut c = Conn::new();
         assert_eq!(
-            c.cut(C, &q[..40], q.len()),
+            c.feed_cut(C, &q[..40], q.len()),
             [format!(
                 r#"request {} "SELECT items" "SELECT id, name FROM items WHERE na" done=true expects_response=true"#,
                 q.len()
@@ -1596,7 +1579,7 @@ mod tests {
         // The error's message cut short.
         let e = err(1, 1146, "42S02", "Table 'shop.missing' doesn't exist");
         assert_eq!(
-            c.cut(S, &e[..20], e.len()),
+            c.feed_cut(S, &e[..20], e.len()),
             [r#"response 47 client_error 1146 "ERROR 1146 (42S02): Table '" done=true"#]
         );
         // Not even a header: nothing to go on.
@@ -1667,7 +1650,7 @@ mod tests {
         let mut head = vec![0xff, 0xff, 0xff, 0, COM_QUERY];
         head.extend_from_slice(b"INSERT INTO blobs VALUES ('");
         assert_eq!(
-            c.cut(C, &head, 4 + MAX_PAYLOAD),
+            c.feed_cut(C, &head, 4 + MAX_PAYLOAD),
             [
                 r#"request 16777219 "INSERT blobs" "INSERT INTO blobs VALUES ('" done=false expects_response=true"#
             ]
@@ -1688,7 +1671,7 @@ mod tests {
             [r#"response 14 ok "" done=false"#]
         );
         assert_eq!(
-            c.feed_all(C, &[pkt(2, b"1,apple\n"), pkt(3, b"")]),
+            feed_all(&mut c, C, &[pkt(2, b"1,apple\n"), pkt(3, b"")]),
             ["more 12 done=false", "more 4 done=true"]
         );
         assert_eq!(c.feed(S, &ok(4, 2)), ["more 11 done=true"]);
@@ -1716,7 +1699,7 @@ mod tests {
         c.feed(C, &query("ALTER TABLE items ADD INDEX (name)"));
         let progress = pkt(1, b"\xff\xff\xff\x01\x01\x02\x10\x27\0\0\x05stage");
         assert_eq!(
-            c.feed_all(S, &[progress, ok(2, 2)]),
+            feed_all(&mut c, S, &[progress, ok(2, 2)]),
             ["skip 20", r#"response 11 ok "" done=true"#]
         );
     }

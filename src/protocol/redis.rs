@@ -828,40 +828,21 @@ impl Walk {
 mod tests {
     use super::*;
     use crate::protocol::fixture::{self, Side};
-    use crate::protocol::framer::Framer;
     use crate::protocol::{Kind, REDACTED};
 
     const OUT: Direction = Direction::Egress;
     const IN: Direction = Direction::Ingress;
 
     /// One connection seen through the framer, units printed one a line.
-    struct Conn {
-        parser: Box<dyn Parser>,
-        framer: Framer,
-    }
+    struct Conn;
 
     impl Conn {
-        fn new() -> Conn {
+        fn new() -> fixture::Conn {
             Conn::with(Options::default())
         }
 
-        fn with(options: Options) -> Conn {
-            Conn {
-                parser: new(options, Transport::Tcp),
-                framer: Framer::new(Transport::Tcp),
-            }
-        }
-
-        /// Feeds a syscall of `total` bytes of which `data` was captured.
-        fn feed_cut(&mut self, dir: Direction, data: &[u8], total: usize) -> Vec<String> {
-            let mut units = Vec::new();
-            self.framer
-                .feed(self.parser.as_mut(), dir, data, total as u64, &mut units);
-            units.iter().map(show).collect()
-        }
-
-        fn feed(&mut self, dir: Direction, data: &[u8]) -> Vec<String> {
-            self.feed_cut(dir, data, data.len())
+        fn with(options: Options) -> fixture::Conn {
+            fixture::Conn::new(&SPEC, options, Transport::Tcp, show)
         }
     }
 
