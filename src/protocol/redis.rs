@@ -837,6 +837,10 @@ mod tests {
     struct Conn;
 
     impl Conn {
+        #[expect(
+            clippy::new_ret_no_self,
+            reason = "builds the shared fixture::Conn with this module's format"
+        )]
         fn new() -> fixture::Conn {
             Conn::with(Options::default())
         }
