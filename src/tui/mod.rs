@@ -12,10 +12,57 @@ use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 use ratatui::Frame;
-use ratatui::crossterm::event::{self, Event};
+use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::Size;
 
 use crate::tui::terminal::Tui;
+
+/// What the caller should do after a view's update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    None,
+    Quit,
+}
+
+/// How a key that every view treats alike was taken, or that it was not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Common {
+    /// Handled here: the view does this and nothing more.
+    Done(Action),
+    /// The view's text prompt takes the key (with Ctrl held or not).
+    Prompt { ctrl: bool },
+    /// The view's own key.
+    Own,
+}
+
+/// The keys before a view's own: releases are ignored, Ctrl-C quits, an
+/// open text prompt takes every other key, the help overlay closes on any
+/// key (`q` quits), other Ctrl chords do nothing.
+pub fn common_key(key: &KeyEvent, prompting: bool, help: &mut bool) -> Common {
+    if key.kind == KeyEventKind::Release {
+        return Common::Done(Action::None);
+    }
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    if ctrl && key.code == KeyCode::Char('c') {
+        return Common::Done(Action::Quit);
+    }
+    if prompting {
+        return Common::Prompt { ctrl };
+    }
+    if *help {
+        // The overlay hides what other keys would act on: they only close it.
+        *help = false;
+        return Common::Done(if key.code == KeyCode::Char('q') {
+            Action::Quit
+        } else {
+            Action::None
+        });
+    }
+    if ctrl {
+        return Common::Done(Action::None);
+    }
+    Common::Own
+}
 
 /// A full-screen view [`pump`] can drive.
 pub trait View {
@@ -28,7 +75,7 @@ pub trait View {
 
 impl View for flame::FlameState {
     fn event(&mut self, event: Event) -> bool {
-        flame::Msg::from_event(event).is_some_and(|m| self.update(m) == flame::Action::Quit)
+        flame::Msg::from_event(event).is_some_and(|m| self.update(m) == Action::Quit)
     }
 
     fn resize(&mut self, size: Size) {
@@ -42,7 +89,7 @@ impl View for flame::FlameState {
 
 impl View for trace::TraceState {
     fn event(&mut self, event: Event) -> bool {
-        trace::Msg::from_event(event).is_some_and(|m| self.update(m) == trace::Action::Quit)
+        trace::Msg::from_event(event).is_some_and(|m| self.update(m) == Action::Quit)
     }
 
     fn resize(&mut self, size: Size) {

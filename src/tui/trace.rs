@@ -21,7 +21,7 @@ use std::time::Duration;
 
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
-use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
 use ratatui::layout::{Constraint, Layout, Rect, Size};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span as Text};
@@ -76,12 +76,7 @@ impl Msg {
     }
 }
 
-/// What the caller should do after an update.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Action {
-    None,
-    Quit,
-}
+pub use super::Action;
 
 /// Which screen is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -689,29 +684,16 @@ impl TraceState {
     }
 
     fn key(&mut self, key: KeyEvent) -> Action {
-        if key.kind == KeyEventKind::Release {
-            return Action::None;
+        if key.kind != KeyEventKind::Release {
+            self.flash = None;
         }
-        self.flash = None;
-        let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
-        if ctrl && key.code == KeyCode::Char('c') {
-            return Action::Quit;
-        }
-        if self.typing {
-            self.filter_key(key.code, ctrl);
-            return Action::None;
-        }
-        if self.help {
-            // The overlay hides what other keys would act on: they only close it.
-            self.help = false;
-            return if key.code == KeyCode::Char('q') {
-                Action::Quit
-            } else {
-                Action::None
-            };
-        }
-        if ctrl {
-            return Action::None;
+        match super::common_key(&key, self.typing, &mut self.help) {
+            super::Common::Done(action) => return action,
+            super::Common::Prompt { ctrl } => {
+                self.filter_key(key.code, ctrl);
+                return Action::None;
+            }
+            super::Common::Own => {}
         }
         match key.code {
             KeyCode::Char('q') => return Action::Quit,
@@ -1786,6 +1768,8 @@ mod tests {
 
     use ratatui::Terminal;
     use ratatui::backend::TestBackend;
+
+    use ratatui::crossterm::event::KeyModifiers;
 
     use super::*;
     use crate::event::{Process, ProcessRef};
