@@ -43,3 +43,32 @@ pub(crate) fn all_targets_gone(capture: &crate::config::CaptureConfig) -> Option
         many => format!("all {} processes exited", many.len()),
     })
 }
+
+/// `pid 42, comm nginx`, or `all processes`.
+pub(crate) fn target_text(capture: &crate::config::CaptureConfig) -> String {
+    let mut parts: Vec<String> = capture.pids.iter().map(|p| format!("pid {p}")).collect();
+    parts.extend(capture.comms.iter().map(|c| format!("comm {c}")));
+    if parts.is_empty() {
+        "all processes".to_owned()
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// The capture's session, labelled with its `--tag`s; None with
+/// `--no-session`.
+pub(crate) fn open_session(
+    capture: &crate::config::CaptureConfig,
+    kind: crate::store::SessionKind,
+) -> anyhow::Result<Option<crate::store::SessionWriter>> {
+    use crate::store::{SessionMeta, SessionWriter, path};
+    let meta = SessionMeta::now(kind);
+    let Some(file) = path::resolve(&capture.session, kind, &meta.host)? else {
+        return Ok(None);
+    };
+    let writer = SessionWriter::create(&file, meta)?;
+    for (key, value) in &capture.tags {
+        writer.label("session", 0, key, value);
+    }
+    Ok(Some(writer))
+}

@@ -22,7 +22,7 @@ use crate::profile::sampler::{Sampler, SamplerConfig};
 use crate::profile::session as stored;
 use crate::signal::Shutdown;
 use crate::store::writer::unix_ns_now;
-use crate::store::{SessionKind, SessionMeta, SessionWriter, path as store_path};
+use crate::store::{SessionKind, SessionWriter};
 use crate::tui::flame::{FlameState, Status};
 
 /// How often new processes are looked up and keys read.
@@ -110,7 +110,7 @@ fn sample(
         eprintln!(
             "dflow: sampling {} of {} at {hz} Hz{}; Ctrl-C stops",
             mode.name(),
-            target_text(capture),
+            super::target_text(capture),
             capture
                 .duration
                 .map(|d| format!(" for {}", humantime::format_duration(d)))
@@ -207,7 +207,7 @@ fn sample(
         start_ns: started_ns,
         duration_ns,
     };
-    let title = format!("dflow profile of {}", target_text(capture));
+    let title = format!("dflow profile of {}", super::target_text(capture));
     let written = finish_outputs(&profile, &config.outputs, &meta, &title, config.tui, output);
     if let Some(path) = session
         && !output.quiet
@@ -217,32 +217,16 @@ fn sample(
     written
 }
 
-fn target_text(capture: &CaptureConfig) -> String {
-    let mut parts: Vec<String> = capture.pids.iter().map(|p| format!("pid {p}")).collect();
-    parts.extend(capture.comms.iter().map(|c| format!("comm {c}")));
-    if parts.is_empty() {
-        "all processes".to_owned()
-    } else {
-        parts.join(", ")
-    }
-}
-
 fn open_session(
     capture: &CaptureConfig,
     mode: Mode,
     hz: u32,
 ) -> anyhow::Result<Option<SessionWriter>> {
-    let meta = SessionMeta::now(SessionKind::Profile);
-    let Some(path) = store_path::resolve(&capture.session, SessionKind::Profile, &meta.host)?
-    else {
-        return Ok(None);
-    };
-    let writer = SessionWriter::create(&path, meta)?;
-    for (key, value) in &capture.tags {
-        writer.label("session", 0, key, value);
+    let writer = super::open_session(capture, SessionKind::Profile)?;
+    if let Some(writer) = &writer {
+        stored::label(writer, mode, hz);
     }
-    stored::label(&writer, mode, hz);
-    Ok(Some(writer))
+    Ok(writer)
 }
 
 fn absorb(

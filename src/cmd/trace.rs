@@ -9,18 +9,18 @@
 //! events included) goes to stderr.
 
 use std::io::{self, Write};
-use std::sync::mpsc::RecvTimeoutError;
+use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
-use crate::config::{CaptureConfig, OutputConfig, TraceConfig};
-use crate::event::Span;
+use crate::config::{OutputConfig, TraceConfig};
+use crate::event::{SockEvent, Span};
 use crate::output::events;
 use crate::probe::{Filters, ProbeCounters};
 use crate::protocol::Options;
 use crate::signal::Shutdown;
-use crate::store::{SessionKind, SessionMeta, SessionWriter, path as store_path};
+use crate::store::{SessionKind, SessionWriter};
 use crate::trace::capture::{self, CaptureConfig as Capture};
 use crate::trace::pipeline::{Pipeline, PipelineConfig, PipelineStats};
 use crate::tui::terminal::Tui;
@@ -84,7 +84,7 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
                 .unwrap_or_default(),
         );
     }
-    let writer = open_session(&config.capture)?;
+    let writer = super::open_session(&config.capture, SessionKind::Trace)?;
     let mut pipeline = Pipeline::new(
         PipelineConfig {
             protocols: config.protocols.clone(),
@@ -124,9 +124,7 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
                 Err(RecvTimeoutError::Disconnected) => break,
             }
         }
-        for batch in rx.try_iter() {
-            batch.iter().for_each(|e| pipeline.feed(e));
-        }
+        take_in(&rx, &mut pipeline);
         pipeline.tick(monotonic_ns(), &mut spans);
         spans.retain(|s| wanted(config, s));
         if let Some(view) = &mut view {
@@ -168,13 +166,9 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
     drop(view);
     // Take in what is queued, detach (the drains make a last pass), take in
     // that too, and hand out every call that completed.
-    for batch in rx.try_iter() {
-        batch.iter().for_each(|e| pipeline.feed(e));
-    }
+    take_in(&rx, &mut pipeline);
     let counters = probe.finish()?;
-    for batch in rx.try_iter() {
-        batch.iter().for_each(|e| pipeline.feed(e));
-    }
+    take_in(&rx, &mut pipeline);
     pipeline.flush(&mut spans);
     shown += emit(config, output, &mut spans, writer.as_ref(), &mut out)?;
     let stats = pipeline.stats();
@@ -197,6 +191,13 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Feeds the pipeline every batch the capture has queued, without waiting.
+fn take_in(rx: &Receiver<Vec<SockEvent>>, pipeline: &mut Pipeline) {
+    for batch in rx.try_iter() {
+        batch.iter().for_each(|e| pipeline.feed(e));
+    }
 }
 
 /// Prints and stores the spans that pass the filters; returns how many.
@@ -290,32 +291,14 @@ fn summary(
     )
 }
 
+/// The targets and ports, for the start line.
 fn target_text(config: &TraceConfig) -> String {
-    let c = &config.capture;
-    let mut parts: Vec<String> = c.pids.iter().map(|p| format!("pid {p}")).collect();
-    parts.extend(c.comms.iter().map(|n| format!("comm {n}")));
-    let mut text = if parts.is_empty() {
-        "all processes".to_owned()
-    } else {
-        parts.join(", ")
-    };
+    let mut text = super::target_text(&config.capture);
     if !config.ports.is_empty() {
         let ports: Vec<String> = config.ports.iter().map(u16::to_string).collect();
         text.push_str(&format!(" on port {}", ports.join(", ")));
     }
     text
-}
-
-fn open_session(capture: &CaptureConfig) -> anyhow::Result<Option<SessionWriter>> {
-    let meta = SessionMeta::now(SessionKind::Trace);
-    let Some(path) = store_path::resolve(&capture.session, SessionKind::Trace, &meta.host)? else {
-        return Ok(None);
-    };
-    let writer = SessionWriter::create(&path, meta)?;
-    for (key, value) in &capture.tags {
-        writer.label("session", 0, key, value);
-    }
-    Ok(Some(writer))
 }
 
 /// The live terminal view: restores the terminal when dropped.

@@ -43,6 +43,25 @@ const GIVE_UP_DESYNCS: u32 = 16;
 /// Data syscalls inspected before a connection is declared unknown.
 const DETECT_ATTEMPTS: u8 = 8;
 
+/// Ends a request that got no response with `status` at `end_ns`: a
+/// server's thread no longer serves it, and it lingers like any call.
+fn unanswered(
+    linker: &mut Linker,
+    done: &mut VecDeque<(u64, Call, ProcessRef)>,
+    now_ns: u64,
+    process: &ProcessRef,
+    mut call: Call,
+    end_ns: u64,
+    status: Status,
+) {
+    if call.role == Role::Server {
+        linker.answered(process.pid, call.tid, call.span_id);
+    }
+    call.end_ns = end_ns;
+    call.outcome = Outcome { status, code: None };
+    done.push_back((now_ns, call, ProcessRef::clone(process)));
+}
+
 /// How long a request may wait for its response.
 pub fn timeout_ns(protocol: Protocol) -> u64 {
     let secs = match protocol {
@@ -398,18 +417,17 @@ impl Pipeline {
                     return;
                 };
                 let n = (requests as usize).min(conn.waiting.len());
-                let process = ProcessRef::clone(&conn.process);
-                let dropped: Vec<Call> = conn.waiting.drain(..n).collect();
-                for mut call in dropped {
-                    if call.role == Role::Server {
-                        self.linker.answered(e.pid, call.tid, call.span_id);
-                    }
-                    call.end_ns = e.exit_ns;
-                    call.outcome = Outcome {
-                        status: Status::Error,
-                        code: None,
-                    };
-                    self.complete(call, ProcessRef::clone(&process));
+                for call in conn.waiting.drain(..n) {
+                    let end = e.exit_ns;
+                    unanswered(
+                        &mut self.linker,
+                        &mut self.done,
+                        self.now_ns,
+                        &conn.process,
+                        call,
+                        end,
+                        Status::Error,
+                    );
                 }
             }
             Parse::Skip { .. } | Parse::Incomplete | Parse::Invalid => {}
@@ -556,18 +574,17 @@ impl Pipeline {
                 Some(Building::Orphan) | None => {}
             }
         }
-        for mut call in conn.waiting.drain(..) {
-            if call.role == Role::Server {
-                self.linker
-                    .answered(conn.process.pid, call.tid, call.span_id);
-            }
-            call.end_ns = self.now_ns.max(call.start_ns);
-            call.outcome = Outcome {
-                status: Status::Error,
-                code: None,
-            };
-            self.done
-                .push_back((self.now_ns, call, ProcessRef::clone(&conn.process)));
+        for call in conn.waiting.drain(..) {
+            let end = self.now_ns.max(call.start_ns);
+            unanswered(
+                &mut self.linker,
+                &mut self.done,
+                self.now_ns,
+                &conn.process,
+                call,
+                end,
+                Status::Error,
+            );
         }
     }
 
@@ -597,18 +614,17 @@ impl Pipeline {
                 if now.saturating_sub(first.start_ns) < limit {
                     break;
                 }
-                let mut call = conn.waiting.pop_front().expect("front exists");
-                if call.role == Role::Server {
-                    self.linker
-                        .answered(conn.process.pid, call.tid, call.span_id);
-                }
-                call.end_ns = call.start_ns + limit;
-                call.outcome = Outcome {
-                    status: Status::Timeout,
-                    code: None,
-                };
-                self.done
-                    .push_back((now, call, ProcessRef::clone(&conn.process)));
+                let call = conn.waiting.pop_front().expect("front exists");
+                let end = call.start_ns + limit;
+                unanswered(
+                    &mut self.linker,
+                    &mut self.done,
+                    now,
+                    &conn.process,
+                    call,
+                    end,
+                    Status::Timeout,
+                );
             }
             if now.saturating_sub(conn.last_ns) > IDLE_NS {
                 idle.push(*key);

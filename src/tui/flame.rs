@@ -20,7 +20,7 @@ use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
 use ratatui::layout::{Constraint, Layout, Rect, Size};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Block, Clear, Paragraph, Widget};
+use ratatui::widgets::{Paragraph, Widget};
 
 use crate::event::Frame as StackFrame;
 use crate::profile::fold::{Folded, FrameKind, Profile, Roots, Weight};
@@ -73,6 +73,7 @@ impl Msg {
 }
 
 pub use super::Action;
+use super::{clock, grouped};
 
 /// What the flame view shows: the latest profile's tree and where the user
 /// is in it. Changed only by [`FlameState::update`].
@@ -758,52 +759,37 @@ fn render_help(state: &FlameState, frame: &mut Frame, area: Rect) {
         ("↑ k", "↓ j")
     };
     let keys = [
-        ("q  Ctrl-C", "quit".to_owned()),
-        (callee, "to the widest callee".to_owned()),
-        (caller, "to the caller".to_owned()),
-        ("← h  → l", "previous / next frame on the row".to_owned()),
-        ("Enter", "zoom into the selected frame".to_owned()),
-        ("Esc  Backspace", "zoom out one level".to_owned()),
-        ("Home", "zoom out to all".to_owned()),
-        ("/", "search; Enter keeps it, Esc clears it".to_owned()),
-        ("n  N", "next / previous match".to_owned()),
-        ("t", "per-thread / per-process roots".to_owned()),
+        ("q  Ctrl-C", "quit"),
+        (callee, "to the widest callee"),
+        (caller, "to the caller"),
+        ("← h  → l", "previous / next frame on the row"),
+        ("Enter", "zoom into the selected frame"),
+        ("Esc  Backspace", "zoom out one level"),
+        ("Home", "zoom out to all"),
+        ("/", "search; Enter keeps it, Esc clears it"),
+        ("n  N", "next / previous match"),
+        ("t", "per-thread / per-process roots"),
         (
             "i",
             if state.inverted {
                 "flame graph (root at the bottom)"
             } else {
                 "icicle (root on top)"
-            }
-            .to_owned(),
+            },
         ),
-        ("?", "close this help".to_owned()),
+        ("?", "close this help"),
     ];
-    let mut lines: Vec<Line> = keys
-        .into_iter()
-        .map(|(key, what)| {
-            Line::from(vec![
-                Span::styled(
-                    format!(" {key:<15}"),
-                    Style::new().add_modifier(Modifier::BOLD),
-                ),
-                Span::raw(what),
-            ])
-        })
-        .collect();
-    lines.push(Line::raw(""));
-    lines.push(Line::raw(
-        " program red–yellow · libraries blue · kernel brown",
-    ));
-    lines.push(Line::raw(
-        " processes grey · all, [truncated] violet · match magenta",
-    ));
-    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
-    let box_area = area.centered(Constraint::Length(62), Constraint::Length(height));
-    frame.render_widget(Clear, box_area);
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" dflow profile: keys ")),
-        box_area,
+    super::render_help(
+        frame,
+        area,
+        " dflow profile: keys ",
+        62,
+        15,
+        &keys,
+        &[
+            " program red–yellow · libraries blue · kernel brown",
+            " processes grey · all, [truncated] violet · match magenta",
+        ],
     );
 }
 
@@ -812,29 +798,6 @@ fn pct(part: u64, whole: u64) -> f64 {
         0.0
     } else {
         100.0 * part as f64 / whole as f64
-    }
-}
-
-/// `12,345`.
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `00:12`, `1:02:03`.
-fn clock(elapsed: Duration) -> String {
-    let s = elapsed.as_secs();
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{:02}:{:02}", s / 60, s % 60)
     }
 }
 

@@ -13,7 +13,10 @@ use std::time::{Duration, Instant};
 
 use ratatui::Frame;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
-use ratatui::layout::Size;
+use ratatui::layout::{Constraint, Rect, Size};
+use ratatui::style::{Modifier, Style};
+use ratatui::text::Line;
+use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::tui::terminal::Tui;
 
@@ -123,4 +126,60 @@ pub fn pump<W: Write, V: View>(
         }
         tui.draw(|frame| view.render(frame))?;
     }
+}
+
+/// `12,345`.
+pub fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// `00:12`, `1:02:03`.
+pub fn clock(elapsed: Duration) -> String {
+    let s = elapsed.as_secs();
+    if s >= 3600 {
+        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+    } else {
+        format!("{:02}:{:02}", s / 60, s % 60)
+    }
+}
+
+/// The `?` overlay: a bordered box `width` columns wide, centred in `area`,
+/// listing `keys` (bold, in a column `key_width` wide), then a blank line
+/// and the `legend`.
+pub fn render_help(
+    frame: &mut Frame,
+    area: Rect,
+    title: &str,
+    width: u16,
+    key_width: usize,
+    keys: &[(&str, &str)],
+    legend: &[&str],
+) {
+    let bold = Style::new().add_modifier(Modifier::BOLD);
+    let mut lines: Vec<Line> = keys
+        .iter()
+        .map(|(key, what)| {
+            Line::from(vec![
+                ratatui::text::Span::styled(format!(" {key:<key_width$}"), bold),
+                ratatui::text::Span::raw(*what),
+            ])
+        })
+        .collect();
+    lines.push(Line::raw(""));
+    lines.extend(legend.iter().map(|l| Line::raw(*l)));
+    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
+    let box_area = area.centered(Constraint::Length(width), Constraint::Length(height));
+    frame.render_widget(Clear, box_area);
+    frame.render_widget(
+        Paragraph::new(lines).block(Block::bordered().title(title)),
+        box_area,
+    );
 }

@@ -25,7 +25,7 @@ use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
 use ratatui::layout::{Constraint, Layout, Rect, Size};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span as Text};
-use ratatui::widgets::{Block, Clear, Paragraph};
+use ratatui::widgets::Paragraph;
 
 use crate::event::{Code, Protocol, Role, Span, Status};
 
@@ -77,6 +77,7 @@ impl Msg {
 }
 
 pub use super::Action;
+use super::{clock, grouped};
 
 /// Which screen is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -1052,22 +1053,9 @@ fn render_table(state: &TraceState, buf: &mut Buffer, area: Rect) {
         put(buf, x, area.y, width, &title, HEADER, right_aligned(column));
         x += width + 1;
     }
-    let list = Rect {
-        y: area.y + 1,
-        height: area.height - 1,
-        ..area
-    };
-    if state.rows.is_empty() {
-        let text = if !state.kept.is_empty() {
-            "no calls match the filter (Esc clears it)"
-        } else if state.status.live {
-            "waiting for calls…"
-        } else {
-            "no calls"
-        };
-        centered(buf, list, text);
+    let Some(list) = list_body(state, buf, area, state.rows.is_empty()) else {
         return;
-    }
+    };
     let page = usize::from(list.height);
     let cursor = state.cursor.fitted(state.rows.len(), page);
     let shown = state.rows.iter().skip(cursor.top).take(page);
@@ -1137,22 +1125,9 @@ fn render_summary(state: &TraceState, buf: &mut Buffer, area: Rect) {
         put(buf, x, area.y, width, &title, HEADER, i >= 3);
         x += width + 1;
     }
-    let list = Rect {
-        y: area.y + 1,
-        height: area.height - 1,
-        ..area
-    };
-    if state.summary.is_empty() {
-        let text = if !state.kept.is_empty() {
-            "no calls match the filter (Esc clears it)"
-        } else if state.status.live {
-            "waiting for calls…"
-        } else {
-            "no calls"
-        };
-        centered(buf, list, text);
+    let Some(list) = list_body(state, buf, area, state.summary.is_empty()) else {
         return;
-    }
+    };
     let page = usize::from(list.height);
     let cursor = state.summary_cursor.fitted(state.summary.len(), page);
     for (i, stats) in state.summary.iter().skip(cursor.top).take(page).enumerate() {
@@ -1541,26 +1516,41 @@ fn render_help(frame: &mut Frame, area: Rect) {
         ("s", "sort by the next column"),
         ("S  r", "reverse the sort"),
     ];
-    let mut lines: Vec<Line> = keys
-        .into_iter()
-        .map(|(key, what)| {
-            Line::from(vec![
-                Text::styled(format!(" {key:<12}"), HEADER),
-                Text::raw(what),
-            ])
-        })
-        .collect();
-    lines.push(Line::raw(""));
-    lines.push(Line::raw(" → calls out (client) · ← serves (server)"));
-    lines.push(Line::raw(" ok green · 4xx yellow · 5xx, error red"));
-    lines.push(Line::raw(" timeout magenta · times UTC"));
-    let height = u16::try_from(lines.len() + 2).unwrap_or(u16::MAX);
-    let box_area = area.centered(Constraint::Length(54), Constraint::Length(height));
-    frame.render_widget(Clear, box_area);
-    frame.render_widget(
-        Paragraph::new(lines).block(Block::bordered().title(" dflow trace: keys ")),
-        box_area,
+    super::render_help(
+        frame,
+        area,
+        " dflow trace: keys ",
+        54,
+        12,
+        &keys,
+        &[
+            " → calls out (client) · ← serves (server)",
+            " ok green · 4xx yellow · 5xx, error red",
+            " timeout magenta · times UTC",
+        ],
     );
+}
+
+/// The rows of a list below its header line; None when the list is empty,
+/// after saying there why.
+fn list_body(state: &TraceState, buf: &mut Buffer, area: Rect, empty: bool) -> Option<Rect> {
+    let list = Rect {
+        y: area.y + 1,
+        height: area.height - 1,
+        ..area
+    };
+    if !empty {
+        return Some(list);
+    }
+    let text = if !state.kept.is_empty() {
+        "no calls match the filter (Esc clears it)"
+    } else if state.status.live {
+        "waiting for calls…"
+    } else {
+        "no calls"
+    };
+    centered(buf, list, text);
+    None
 }
 
 /// `text` in `width` columns from `x`: cut with `…` when longer, to the
@@ -1735,29 +1725,6 @@ fn percent(pct: f64) -> String {
         "100%".to_owned()
     } else {
         format!("{pct:.1}%")
-    }
-}
-
-/// `12,345`.
-fn grouped(n: u64) -> String {
-    let digits = n.to_string();
-    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// `00:12`, `1:02:03`.
-fn clock(elapsed: Duration) -> String {
-    let s = elapsed.as_secs();
-    if s >= 3600 {
-        format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
-    } else {
-        format!("{:02}:{:02}", s / 60, s % 60)
     }
 }
 
