@@ -39,59 +39,10 @@ use dflow::trace::pipeline::{Pipeline, PipelineConfig};
 
 const DFLOW: &str = env!("CARGO_BIN_EXE_dflow");
 
-/// An HTTP/1.1 server: a thread per connection, keep-alive, a small 200
-/// response per request, as fast as it can. Prints its port.
-const SERVER_C: &str = r#"
-#include <arpa/inet.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <unistd.h>
-
-static void *serve(void *arg) {
-    int fd = (int)(long)arg;
-    char buf[8192];
-    size_t have = 0;
-    static const char resp[] = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello";
-    for (;;) {
-        ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
-        if (n <= 0) break;
-        have += n;
-        buf[have] = 0;
-        char *end;
-        while ((end = strstr(buf, "\r\n\r\n"))) {
-            if (write(fd, resp, sizeof(resp) - 1) < 0) goto out;
-            size_t used = end + 4 - buf;
-            memmove(buf, buf + used, have - used + 1);
-            have -= used;
-        }
-    }
-out:
-    close(fd);
-    return NULL;
-}
-
-int main(void) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(s, (struct sockaddr *)&a, sizeof(a));
-    listen(s, 128);
-    socklen_t len = sizeof(a);
-    getsockname(s, (struct sockaddr *)&a, &len);
-    printf("%d\n", ntohs(a.sin_port));
-    fflush(stdout);
-    for (;;) {
-        int c = accept(s, NULL, NULL);
-        if (c < 0) continue;
-        pthread_t t;
-        pthread_create(&t, NULL, serve, (void *)(long)c);
-        pthread_detach(t);
-    }
-}
-"#;
+/// The trace tests' HTTP/1.1 server (a thread per connection, keep-alive),
+/// run with no sleep and no reports: a small 200 per request, as fast as it
+/// goes. Prints its port.
+const SERVER_C: &str = include_str!("../tests/common/http_server.c");
 
 fn median(v: &mut [f64]) -> f64 {
     v.sort_by(f64::total_cmp);
@@ -153,6 +104,7 @@ impl Drop for Guard {
 fn record(dir: &Path, secs: f64) -> Result<Vec<SockEvent>, String> {
     let server = build_c(dir, "server", SERVER_C)?;
     let mut child = Command::new(&server)
+        .arg("0")
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| e.to_string())?;

@@ -107,86 +107,10 @@ impl Drop for Tracer {
     }
 }
 
-/// An HTTP/1.1 server in C (a thread per connection, keep-alive), so its
-/// own measurement sits right at the syscalls: each request sleeps 50 ms;
-/// `/missing/...` answers 404, `/fail/...` 500, anything else 200. It
-/// prints its port, then per request a JSON line with the client's port,
-/// the path, the code, and the ns from the read that completed the request
-/// to the write of the response.
-pub const HTTP_SERVER: &str = r#"
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <pthread.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <time.h>
-#include <unistd.h>
-
-static pthread_mutex_t out = PTHREAD_MUTEX_INITIALIZER;
-
-static long long now_ns(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1000000000LL + t.tv_nsec;
-}
-
-static void *serve(void *arg) {
-    int fd = (int)(long)arg;
-    struct sockaddr_in peer;
-    socklen_t len = sizeof(peer);
-    getpeername(fd, (struct sockaddr *)&peer, &len);
-    char buf[8192];
-    size_t have = 0;
-    for (;;) {
-        ssize_t n = read(fd, buf + have, sizeof(buf) - 1 - have);
-        if (n <= 0) break;
-        have += n;
-        buf[have] = 0;
-        char *end = strstr(buf, "\r\n\r\n");
-        if (!end) continue;
-        long long t0 = now_ns();
-        char path[512] = "";
-        sscanf(buf, "%*s %511s", path);
-        int code = strncmp(path, "/missing", 8) == 0 ? 404 : strncmp(path, "/fail", 5) == 0 ? 500 : 200;
-        struct timespec nap = {0, 50000000};
-        nanosleep(&nap, NULL);
-        char resp[256];
-        int m = snprintf(resp, sizeof(resp), "HTTP/1.1 %d X\r\nContent-Length: 5\r\n\r\nhello", code);
-        long long t1 = now_ns();
-        if (write(fd, resp, m) != m) break;
-        pthread_mutex_lock(&out);
-        printf("{\"port\": %d, \"path\": \"%s\", \"code\": %d, \"ns\": %lld}\n", ntohs(peer.sin_port), path, code, t1 - t0);
-        fflush(stdout);
-        pthread_mutex_unlock(&out);
-        size_t used = end + 4 - buf;
-        memmove(buf, buf + used, have - used);
-        have -= used;
-    }
-    close(fd);
-    return NULL;
-}
-
-int main(void) {
-    int s = socket(AF_INET, SOCK_STREAM, 0);
-    struct sockaddr_in a = {0};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(s, (struct sockaddr *)&a, sizeof(a));
-    listen(s, 128);
-    socklen_t len = sizeof(a);
-    getsockname(s, (struct sockaddr *)&a, &len);
-    printf("%d\n", ntohs(a.sin_port));
-    fflush(stdout);
-    for (;;) {
-        int c = accept(s, NULL, NULL);
-        if (c < 0) continue;
-        pthread_t t;
-        pthread_create(&t, NULL, serve, (void *)(long)c);
-        pthread_detach(t);
-    }
-}
-"#;
+/// The HTTP/1.1 test server in C (`http_server.c`: a thread per connection,
+/// keep-alive; 50 ms a request, 404 on `/missing/...`, 500 on `/fail/...`),
+/// which reports its own latency per request, measured at the syscalls.
+pub const HTTP_SERVER: &str = include_str!("http_server.c");
 
 /// A free TCP port on loopback (bound and released; good enough for a test).
 pub fn free_port() -> u16 {
