@@ -30,6 +30,8 @@
 //! 5–90 s), `--postproc-secs S` (instead), `--postproc-runs N` (3). Progress goes to stderr, results to stdout;
 //! `DFLOW_BENCH_KEEP=1` keeps the working directory.
 
+mod common;
+
 use std::fs::File;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::FromRawFd;
@@ -213,27 +215,6 @@ impl Stats {
 
 fn verdict(ok: bool) -> &'static str {
     if ok { "met" } else { "MISSED" }
-}
-
-/// A compiled C program.
-fn build_c(dir: &Path, name: &str, source: &str, extra: &[&str]) -> Result<PathBuf, String> {
-    let src = dir.join(format!("{name}.c"));
-    let bin = dir.join(name);
-    std::fs::write(&src, source).map_err(|e| format!("cannot write {}: {e}", src.display()))?;
-    let out = Command::new("cc")
-        .args(["-O2", "-Wall", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .args(extra)
-        .output()
-        .map_err(|e| format!("cannot run cc: {e}"))?;
-    if !out.status.success() {
-        return Err(format!(
-            "cc failed on {name}.c: {}",
-            String::from_utf8_lossy(&out.stderr)
-        ));
-    }
-    Ok(bin)
 }
 
 fn signal(pid: u32, sig: libc::c_int) {
@@ -463,13 +444,6 @@ impl Workload {
     }
 }
 
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".to_owned())
-}
-
 fn max_sample_rate() -> String {
     std::fs::read_to_string("/proc/sys/kernel/perf_event_max_sample_rate")
         .map_or_else(|_| "?".to_owned(), |s| s.trim().to_owned())
@@ -588,7 +562,7 @@ fn overhead_run(
 }
 
 fn overhead(dir: &Path, opts: &Options) -> Result<Vec<String>, String> {
-    let burn = build_c(dir, "burn", BURN_C, &[])?;
+    let burn = common::build_c(dir, "burn", BURN_C, &[])?;
     // Calibrate the fixed round count to about --work-secs.
     let probe_rounds = 300_000_000u64;
     let (secs, _, _) = overhead_run(dir, &burn, probe_rounds, Arm::Alone, 99)?;
@@ -811,7 +785,7 @@ fn start_run(target: u32) -> Result<(f64, f64), String> {
 }
 
 fn start(dir: &Path, opts: &Options) -> Result<Vec<String>, String> {
-    let burn = build_c(dir, "burn", BURN_C, &[])?;
+    let burn = common::build_c(dir, "burn", BURN_C, &[])?;
     // A busy target on CPU 0 for the whole part.
     let mut target = Workload::spawn(&burn, &[u64::MAX.to_string()], Some(0)).unwrap();
     target.go();
@@ -1136,7 +1110,7 @@ fn inferno_bin() -> Result<PathBuf, String> {
 }
 
 fn postproc(dir: &Path, opts: &Options) -> Result<Vec<String>, String> {
-    let deep = build_c(
+    let deep = common::build_c(
         dir,
         "deep",
         DEEP_C,
@@ -1363,44 +1337,9 @@ fn main() {
         println!("  skipped every part: {why}");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("dflow-bench-profile-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut headlines = Vec::new();
-    for part in &opts.parts {
-        let load_before = load_average();
-        let result = match part.as_str() {
-            "overhead" => overhead(&dir, &opts),
-            "start" => start(&dir, &opts),
-            _ => postproc(&dir, &opts),
-        };
-        match result {
-            Ok(mut lines) => {
-                // Other work on the machine shows here, and in the spreads.
-                lines.push(format!(
-                    "    load average       {load_before} at the start, {} at the end (1 min)",
-                    load_average()
-                ));
-                for line in &lines {
-                    println!("  {line}");
-                }
-                headlines.extend(lines.into_iter().filter(|l| !l.starts_with(' ')));
-            }
-            Err(why) => {
-                let line = format!("{part}: skipped: {why}");
-                println!("  {line}");
-                headlines.push(line);
-            }
-        }
-    }
-    if opts.parts.len() > 1 {
-        println!("summary");
-        for line in &headlines {
-            println!("  {line}");
-        }
-    }
-    if std::env::var_os("DFLOW_BENCH_KEEP").is_some() {
-        eprintln!("kept {}", dir.display());
-    } else {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+    common::run_parts("profile", &opts.parts, |part, dir| match part {
+        "overhead" => overhead(dir, &opts),
+        "start" => start(dir, &opts),
+        _ => postproc(dir, &opts),
+    });
 }

@@ -22,9 +22,11 @@
 //! Progress goes to stderr, results to stdout; `DFLOW_BENCH_KEEP=1` keeps
 //! the working directory.
 
+mod common;
+
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -56,28 +58,6 @@ fn median(v: &mut [f64]) -> f64 {
     }
 }
 
-fn build_c(dir: &Path, name: &str, source: &str) -> Result<PathBuf, String> {
-    let src = dir.join(format!("{name}.c"));
-    let bin = dir.join(name);
-    std::fs::write(&src, source).map_err(|e| e.to_string())?;
-    let ok = Command::new("cc")
-        .args(["-O2", "-o"])
-        .arg(&bin)
-        .arg(&src)
-        .arg("-lpthread")
-        .status()
-        .map_err(|e| format!("cc: {e}"))?
-        .success();
-    ok.then_some(bin).ok_or_else(|| "cc failed".to_owned())
-}
-
-fn load_average() -> String {
-    std::fs::read_to_string("/proc/loadavg")
-        .ok()
-        .and_then(|s| s.split_whitespace().next().map(str::to_owned))
-        .unwrap_or_else(|| "?".to_owned())
-}
-
 /// Killed on drop.
 struct Guard(Child);
 
@@ -102,7 +82,7 @@ impl Drop for Guard {
 
 /// Socket events of `secs` of keep-alive HTTP traffic, captured for real.
 fn record(dir: &Path, secs: f64) -> Result<Vec<SockEvent>, String> {
-    let server = build_c(dir, "server", SERVER_C)?;
+    let server = common::build_c(dir, "server", SERVER_C, &[])?;
     let mut child = Command::new(&server)
         .arg("0")
         .stdout(Stdio::piped())
@@ -547,42 +527,8 @@ fn main() {
         println!("  skipped every part: not root (dflow trace loads eBPF programs)");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("dflow-bench-trace-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let mut headlines = Vec::new();
-    for part in &opts.parts {
-        let load_before = load_average();
-        let result = match part.as_str() {
-            "pipeline" => pipeline(&dir, &opts),
-            _ => overhead(&dir, &opts),
-        };
-        match result {
-            Ok(mut lines) => {
-                lines.push(format!(
-                    "    load average       {load_before} at the start, {} at the end (1 min)",
-                    load_average()
-                ));
-                for line in &lines {
-                    println!("  {line}");
-                }
-                headlines.extend(lines.into_iter().filter(|l| !l.starts_with(' ')));
-            }
-            Err(why) => {
-                let line = format!("{part}: skipped: {why}");
-                println!("  {line}");
-                headlines.push(line);
-            }
-        }
-    }
-    if opts.parts.len() > 1 {
-        println!("summary");
-        for line in &headlines {
-            println!("  {line}");
-        }
-    }
-    if std::env::var_os("DFLOW_BENCH_KEEP").is_some() {
-        eprintln!("kept {}", dir.display());
-    } else {
-        let _ = std::fs::remove_dir_all(&dir);
-    }
+    common::run_parts("trace", &opts.parts, |part, dir| match part {
+        "pipeline" => pipeline(dir, &opts),
+        _ => overhead(dir, &opts),
+    });
 }
