@@ -805,9 +805,6 @@ fn pct(part: u64, whole: u64) -> f64 {
 mod tests {
     use std::sync::Arc;
 
-    use ratatui::Terminal;
-    use ratatui::backend::TestBackend;
-
     use ratatui::crossterm::event::KeyModifiers;
 
     use super::*;
@@ -930,9 +927,7 @@ mod tests {
     }
 
     fn draw(s: &FlameState, width: u16, height: u16) -> Buffer {
-        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-        terminal.draw(|f| render(s, f)).unwrap();
-        terminal.backend().buffer().clone()
+        crate::tui::draw(s, width, height)
     }
 
     /// The screen as text. A coloured blank cell (the body of a frame) is

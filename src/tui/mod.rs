@@ -183,3 +183,12 @@ pub fn render_help(
         box_area,
     );
 }
+
+/// `view` drawn on a `width`×`height` test terminal, for the views' tests.
+#[cfg(test)]
+pub fn draw<V: View>(view: &V, width: u16, height: u16) -> ratatui::buffer::Buffer {
+    let mut terminal =
+        ratatui::Terminal::new(ratatui::backend::TestBackend::new(width, height)).unwrap();
+    terminal.draw(|f| view.render(f)).unwrap();
+    terminal.backend().buffer().clone()
+}

@@ -1733,9 +1733,6 @@ mod tests {
     use std::net::SocketAddr;
     use std::sync::Arc;
 
-    use ratatui::Terminal;
-    use ratatui::backend::TestBackend;
-
     use ratatui::crossterm::event::KeyModifiers;
 
     use super::*;
@@ -1958,9 +1955,7 @@ mod tests {
     }
 
     fn draw(s: &TraceState, width: u16, height: u16) -> Buffer {
-        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-        terminal.draw(|f| render(s, f)).unwrap();
-        terminal.backend().buffer().clone()
+        crate::tui::draw(s, width, height)
     }
 
     fn text(buf: &Buffer) -> String {
