@@ -71,20 +71,6 @@ pub fn parse(mut bytes: &[u8]) -> Result<Vec<Record>, String> {
     Ok(records)
 }
 
-pub fn write(path: &Path, records: &[Record]) {
-    let mut out = Vec::new();
-    for r in records {
-        out.push(if r.dir == Direction::Egress {
-            b'>'
-        } else {
-            b'<'
-        });
-        out.extend_from_slice(&(r.bytes.len() as u32).to_be_bytes());
-        out.extend_from_slice(&r.bytes);
-    }
-    std::fs::write(path, out).unwrap();
-}
-
 /// Which side of the connection replays the records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Side {
