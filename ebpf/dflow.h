@@ -71,9 +71,11 @@ _Static_assert(sizeof(struct dflow_new_pid) == 20, "dflow_new_pid layout");
 
 /* trace.bpf.c: what an event of `struct dflow_data_event` is. */
 #define DFLOW_DATA    0 /* payload moved by a read/write-family syscall */
-#define DFLOW_CONNECT 1 /* connect() returned 0 or EINPROGRESS: the process is the client */
-#define DFLOW_ACCEPT  2 /* accept()/accept4() returned a socket: the process is the server */
-#define DFLOW_CLOSE   3 /* close() of a socket */
+#define DFLOW_CONNECT 1 /* connect() sent a SYN: the process is the client */
+#define DFLOW_CLOSE   3 /* the last close() of a TCP socket, or its process's exit */
+
+/* `fd` of a close at a process's exit: not known. */
+#define DFLOW_NO_FD 0xffffffff
 
 #define DFLOW_EGRESS  0 /* written or sent by the process */
 #define DFLOW_INGRESS 1 /* read or received by the process */
@@ -85,14 +87,14 @@ _Static_assert(sizeof(struct dflow_new_pid) == 20, "dflow_new_pid layout");
 /* trace.bpf.c: one socket syscall of a target process, followed by
  * `captured` bytes of its payload (DFLOW_DATA only). */
 struct dflow_data_event {
-	__u64 enter_ns;      /* bpf_ktime_get_ns() at the syscall's entry */
-	__u64 exit_ns;       /* ... and at its exit */
+	__u64 enter_ns;      /* bpf_ktime_get_ns() when the data had moved (the */
+	__u64 exit_ns;       /* sock tracepoints give one time: both are it) */
 	__u64 sock;          /* the struct sock's address: the connection's identity */
 	__u64 bytes;         /* bytes the syscall moved (of this message, for mmsg) */
 	__u32 pid;           /* tgid */
 	__u32 tid;
 	__u32 fd;
-	__u32 seq;           /* TCP: sequence number of the first byte (write_seq or copied_seq at entry) */
+	__u32 seq;           /* TCP: sequence number of the first byte (write_seq or copied_seq before it) */
 	__u32 captured;      /* payload bytes after this header */
 	__u16 family;        /* AF_INET or AF_INET6 */
 	__u16 lport;         /* host byte order */

@@ -1,90 +1,69 @@
 // SPDX-License-Identifier: MIT OR Apache-2.0
 /*
- * Socket syscalls of the target processes, with the first bytes of their
- * payloads: what `dflow trace` parses into L7 calls.
+ * Socket reads and writes of the target processes, with the first bytes of
+ * their payloads: what `dflow trace` parses into L7 calls.
  *
- * Needs: the syscalls:sys_enter_* / sys_exit_* tracepoints
- * (CONFIG_FTRACE_SYSCALLS, every distribution kernel), BTF for CO-RE reads
- * of the task's file table and the socket (5.8+ with ring buffers), x86-64
- * syscall numbers. No kprobes: the development machines have none.
+ * Needs: BTF and tp_btf (5.5+), the sock:sock_send_length and
+ * sock:sock_recv_length tracepoints (6.3+), sock:inet_sock_set_state
+ * (4.16+), bpf_task_pt_regs (5.15+), x86-64 syscall numbers. No kprobes:
+ * the development machines have none.
  *
- * One entry program and one exit program serve every syscall, telling them
- * apart by number. At entry: is the fd an IPv4/IPv6 TCP or UDP socket of a
- * target process on a wanted port? If so the arguments, the entry time and
- * the TCP sequence number are kept per thread until the exit, which copies
- * up to `dflow_snaplen` bytes of what really moved (the return value says
- * how much) into one event. Non-socket fds cost a few reads of kernel
- * memory and nothing else.
+ * Why not the syscall tracepoints: attaching anything to
+ * syscalls:sys_enter_* puts every syscall of every process on the kernel's
+ * slow path; an empty program on them costs nginx 5-12% of its
+ * throughput before dflow does any work. The sock tracepoints fire only
+ * when a socket moves data, after it has: sock_send_length at the end of
+ * sock_sendmsg, sock_recv_length at the end of sock_recvmsg, in the
+ * context of the thread that made the syscall. That syscall's arguments
+ * are in the thread's saved user registers (bpf_task_pt_regs): the fd and
+ * the user buffer, iovec array or msghdr, from which up to `dflow_snaplen`
+ * bytes of what really moved (the tracepoint's return value says how much)
+ * are copied into one event.
+ *
+ * What this costs in precision, each handled downstream:
+ * - One time per event, at the end of the syscall's work: a call's start
+ *   is when its first write returned, not when it was entered.
+ * - An unconnected UDP socket's sender is written to the caller's sockaddr
+ *   after the tracepoint: received datagrams carry no remote address, and
+ *   the pipeline takes it from the reply.
+ * - sendmmsg/recvmmsg fire once per message; the message is found by
+ *   counting per thread (see `mmsg_index`).
+ * - accept() has no tracepoint in the acceptor's context: a server's
+ *   connection starts with its first data. connect() and close() are seen
+ *   from the TCP state changes they make.
  */
 #include "common.bpf.h"
 #include <bpf/bpf_endian.h>
 
 #define AF_INET  2
 #define AF_INET6 10
-#define S_IFMT   00170000
-#define S_IFSOCK 0140000
-#define EINPROGRESS 115
+#define MSG_PEEK 2
 
 /* x86-64 syscall numbers. */
-#define NR_READ      0
-#define NR_WRITE     1
-#define NR_CLOSE     3
-#define NR_READV     19
-#define NR_WRITEV    20
-#define NR_CONNECT   42
-#define NR_ACCEPT    43
-#define NR_SENDTO    44
-#define NR_RECVFROM  45
-#define NR_SENDMSG   46
-#define NR_RECVMSG   47
-#define NR_ACCEPT4   288
-#define NR_RECVMMSG  299
-#define NR_SENDMMSG  307
+#define NR_READ       0
+#define NR_WRITE      1
+#define NR_CLOSE      3
+#define NR_READV      19
+#define NR_WRITEV     20
+#define NR_SENDFILE   40
+#define NR_CONNECT    42
+#define NR_SENDTO     44
+#define NR_RECVFROM   45
+#define NR_SENDMSG    46
+#define NR_RECVMSG    47
+#define NR_EXIT       60
+#define NR_EXIT_GROUP 231
+#define NR_SPLICE     275
+#define NR_RECVMMSG   299
+#define NR_SENDMMSG   307
 
-/* iovecs copied per message, and messages per sendmmsg/recvmmsg: bounds
- * for the verifier. Payload past them is counted in `bytes`, not copied. */
-#define MAX_IOV  4
-#define MAX_MMSG 4
+/* iovecs copied per message: a bound for the verifier. Payload past them
+ * is counted in `bytes`, not copied. */
+#define MAX_IOV 4
 
 const volatile __u32 dflow_snaplen = 1024;
 /* dflow's own pid: its sockets are never traced. */
 const volatile __u32 dflow_self = 0;
-
-/* The context of every syscalls:sys_enter_* and sys_exit_* tracepoint
- * (their format files: the syscall number, then 8-byte arguments). */
-struct sys_enter_ctx {
-	__u64 common;
-	__s32 nr;
-	__u32 _pad;
-	__u64 args[6];
-};
-
-struct sys_exit_ctx {
-	__u64 common;
-	__s32 nr;
-	__u32 _pad;
-	__s64 ret;
-};
-
-/* A syscall of a target thread between entry and exit. */
-struct active {
-	__u64 enter_ns;
-	__u64 sock;
-	__u64 ptr;  /* buffer, iovec array, msghdr or mmsghdr array (user memory) */
-	__u64 addr; /* recvfrom/sendto: the sockaddr (user memory) */
-	__u32 fd;
-	__u32 count; /* iovcnt or vlen */
-	__u32 seq;
-	__s32 nr;
-};
-
-/* Keyed by pid_tgid. LRU: a thread killed inside a syscall never exits it. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, 16384);
-	__type(key, __u64);
-	__type(value, struct active);
-} dflow_tr_active SEC(".maps");
 
 /* The event being built: header and two snaplens of room, so that a copy of
  * up to a snaplen at any offset below one is provably in bounds. */
@@ -94,7 +73,9 @@ struct scratch {
 };
 
 /* One per CPU, indexed by CPU number: a per-CPU array's values are limited
- * to 32 KiB. Userspace sets max_entries to the number of possible CPUs. */
+ * to 32 KiB. Userspace sets max_entries to the number of possible CPUs.
+ * Tracepoints run their programs with preemption off, so a CPU's slot has
+ * one user at a time. */
 struct {
 	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
@@ -102,62 +83,40 @@ struct {
 	__type(value, struct scratch);
 } dflow_tr_scratch SEC(".maps");
 
+/* sendmmsg/recvmmsg: the message vector a thread is in, and the index of
+ * its next message. */
+struct mmsg_cursor {
+	__u64 vec;
+	__u32 next;
+	__u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u64); /* pid_tgid */
+	__type(value, struct mmsg_cursor);
+} dflow_tr_mmsg SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	/* 4 MiB: drained every millisecond, that is room for a burst of ~20k
-	 * events of a 1 KiB snaplen; the consumer maps it twice, and it counts
-	 * in dflow's RSS. */
+	/* 4 MiB: drained every 5 ms, that is room for a burst of ~4k events
+	 * of a 1 KiB snaplen; the consumer maps it twice, and it counts in
+	 * dflow's RSS. */
 	__uint(max_entries, 4 << 20);
 } dflow_tr_events SEC(".maps");
 
-/* The struct sock behind `fd` of the current task, when it is an IPv4 or
- * IPv6 socket; NULL otherwise. */
-static __always_inline struct sock *fd_sock(__u32 fd)
+static __always_inline bool inet_family(__u16 family)
 {
-	struct task_struct *task = (struct task_struct *)bpf_get_current_task();
-	struct fdtable *fdt = BPF_CORE_READ(task, files, fdt);
-	struct file **fds;
-	struct file *file = NULL;
-	struct socket *socket;
-	struct sock *sk;
-	__u16 family;
-
-	if (!fdt || fd >= BPF_CORE_READ(fdt, max_fds))
-		return NULL;
-	fds = BPF_CORE_READ(fdt, fd);
-	if (bpf_probe_read_kernel(&file, sizeof(file), &fds[fd]) || !file)
-		return NULL;
-	if ((BPF_CORE_READ(file, f_inode, i_mode) & S_IFMT) != S_IFSOCK)
-		return NULL;
-	socket = BPF_CORE_READ(file, private_data);
-	sk = BPF_CORE_READ(socket, sk);
-	if (!sk)
-		return NULL;
-	family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	if (family != AF_INET && family != AF_INET6)
-		return NULL;
-	return sk;
-}
-
-static __always_inline __u8 sk_transport(struct sock *sk)
-{
-	__u16 proto = BPF_CORE_READ(sk, sk_protocol);
-
-	return proto == IPPROTO_TCP || proto == IPPROTO_UDP ? proto : 0;
-}
-
-static __always_inline bool is_ingress(__s32 nr)
-{
-	return nr == NR_READ || nr == NR_READV || nr == NR_RECVFROM ||
-	       nr == NR_RECVMSG || nr == NR_RECVMMSG;
+	return family == AF_INET || family == AF_INET6;
 }
 
 /* Fills the addresses, ports and identity of `sk` into `e`. */
-static __always_inline void fill_socket(struct dflow_data_event *e, struct sock *sk)
+static __always_inline void fill_socket(struct dflow_data_event *e, const struct sock *sk)
 {
 	e->sock = (__u64)sk;
 	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	e->transport = sk_transport(sk);
+	e->transport = BPF_CORE_READ(sk, sk_protocol);
 	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
 	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
 	/* The destination's type gives the size read. */
@@ -170,7 +129,7 @@ static __always_inline void fill_socket(struct dflow_data_event *e, struct sock 
 	}
 }
 
-/* An unconnected UDP socket's peer comes from the syscall's sockaddr. */
+/* An unconnected UDP socket's peer, from the sockaddr a send names. */
 static __always_inline void fill_peer(struct dflow_data_event *e, __u64 uaddr)
 {
 	__u16 family = 0;
@@ -233,20 +192,8 @@ static __always_inline void emit(struct scratch *s, __u32 captured)
 		dflow_count(DFLOW_CTR_LOST);
 }
 
-/* A connection event: the socket behind `fd`, no payload. */
-static __always_inline void emit_lifecycle(struct scratch *s, __u8 kind, __u32 fd,
-					   struct sock *sk)
-{
-	fill_socket(&s->e, sk);
-	if (!s->e.transport || !dflow_port_wanted(s->e.lport, s->e.rport))
-		return;
-	s->e.kind = kind;
-	s->e.fd = fd;
-	emit(s, 0);
-}
-
 /* The scratch event of this CPU, its header cleared and the task's
- * identity filled in. */
+ * identity and the time filled in. */
 static __always_inline struct scratch *scratch(__u64 id)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
@@ -258,193 +205,191 @@ static __always_inline struct scratch *scratch(__u64 id)
 	s->e.pid = id >> 32;
 	s->e.tid = (__u32)id;
 	bpf_get_current_comm(&s->e.comm, sizeof(s->e.comm));
+	s->e.enter_ns = s->e.exit_ns = bpf_ktime_get_ns();
 	return s;
 }
 
-static __always_inline void emit_close(__u32 fd, struct sock *sk)
+/* The current thread's registers as its syscall entered: the syscall
+ * number and arguments. */
+static __always_inline struct pt_regs *syscall_regs(void)
 {
-	struct scratch *s = scratch(bpf_get_current_pid_tgid());
-
-	if (!s)
-		return;
-	s->e.enter_ns = s->e.exit_ns = bpf_ktime_get_ns();
-	emit_lifecycle(s, DFLOW_CLOSE, fd, sk);
+	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
 /*
- * Keeps an entry of a target thread on a socket until the exit. The kernel
- * refuses to attach a program that reads past a tracepoint's record, so the
- * three entry programs below read only the arguments their syscalls have.
+ * Which message of the vector at `vec` a sendmmsg/recvmmsg is at: the
+ * tracepoint fires once per message, in order. A thread's count restarts
+ * with another vector, or after the vector's `vlen` messages. A recvmmsg
+ * that returned early and is called again on the same vector continues the
+ * count (the kernel leaves nothing that tells the two calls apart); the
+ * README's limits say so.
  */
-static __always_inline int enter(__s32 nr, __u32 fd, __u64 ptr, __u64 count, __u64 addr)
+static __always_inline __u32 mmsg_index(__u64 id, __u64 vec, __u64 vlen)
+{
+	struct mmsg_cursor *c = bpf_map_lookup_elem(&dflow_tr_mmsg, &id);
+	struct mmsg_cursor fresh = { .vec = vec, .next = 1 };
+	__u32 i;
+
+	if (!c || c->vec != vec || c->next >= vlen) {
+		bpf_map_update_elem(&dflow_tr_mmsg, &id, &fresh, BPF_ANY);
+		return 0;
+	}
+	i = c->next;
+	c->next = i + 1;
+	return i;
+}
+
+/* One sendmsg/recvmsg (or one message of their mmsg forms): the peer of a
+ * send, and the payload from its iovecs. */
+static __always_inline __u32 copy_msghdr(struct scratch *s, __u64 umsg, bool egress, __u64 want)
+{
+	struct user_msghdr msg = {};
+
+	if (bpf_probe_read_user(&msg, sizeof(msg), (void *)umsg))
+		return 0;
+	if (egress)
+		fill_peer(&s->e, (__u64)msg.msg_name);
+	return copy_iov(s, (__u64)msg.msg_iov, msg.msg_iovlen, want);
+}
+
+/* A send or a receive of `ret` bytes on `sk` by the current thread. */
+static __always_inline int data(const struct sock *sk, int ret, int flags, __u8 direction)
 {
 	__u64 id = bpf_get_current_pid_tgid();
-	__u32 tgid = id >> 32;
-	struct active a = {};
-	struct sock *sk;
-	__u8 transport;
-
-	if (tgid == dflow_self || !dflow_task_wanted(tgid))
-		return 0;
-	a.nr = nr;
-	a.fd = fd;
-	if (nr == NR_ACCEPT || nr == NR_ACCEPT4) {
-		/* The socket is the one accept returns. */
-		a.enter_ns = bpf_ktime_get_ns();
-		bpf_map_update_elem(&dflow_tr_active, &id, &a, BPF_ANY);
-		return 0;
-	}
-	sk = fd_sock(fd);
-	if (!sk)
-		return 0;
-	transport = sk_transport(sk);
-	if (!transport)
-		return 0;
-	if (nr == NR_CLOSE) {
-		/* At the exit the socket is gone: report it now. */
-		emit_close(fd, sk);
-		return 0;
-	}
-	a.sock = (__u64)sk;
-	a.ptr = ptr;
-	a.count = count;
-	a.addr = addr;
-	if (transport == IPPROTO_TCP) {
-		struct tcp_sock *tp = (struct tcp_sock *)sk;
-
-		a.seq = is_ingress(nr) ? BPF_CORE_READ(tp, copied_seq)
-				       : BPF_CORE_READ(tp, write_seq);
-	}
-	a.enter_ns = bpf_ktime_get_ns();
-	bpf_map_update_elem(&dflow_tr_active, &id, &a, BPF_ANY);
-	return 0;
-}
-
-/* close(fd). */
-SEC("tracepoint/syscalls/sys_enter_close")
-int dflow_tr_enter1(struct sys_enter_ctx *ctx)
-{
-	return enter(ctx->nr, ctx->args[0], 0, 0, 0);
-}
-
-/* read, write, readv, writev, sendmsg, recvmsg, sendmmsg, recvmmsg,
- * connect, accept, accept4: (fd, pointer, count, ...). */
-SEC("tracepoint/syscalls/sys_enter_read")
-int dflow_tr_enter3(struct sys_enter_ctx *ctx)
-{
-	return enter(ctx->nr, ctx->args[0], ctx->args[1], ctx->args[2], 0);
-}
-
-/* sendto and recvfrom: (fd, buf, len, flags, addr, addrlen). */
-SEC("tracepoint/syscalls/sys_enter_sendto")
-int dflow_tr_enter6(struct sys_enter_ctx *ctx)
-{
-	return enter(ctx->nr, ctx->args[0], ctx->args[1], ctx->args[2], ctx->args[4]);
-}
-
-/* One message of a sendmmsg/recvmmsg. */
-static __always_inline void emit_mmsg(struct scratch *s, struct active *a, int i)
-{
-	struct mmsghdr m = {};
-	__u64 want;
-
-	if (bpf_probe_read_user(&m, sizeof(m), (void *)(a->ptr + i * sizeof(m))))
-		return;
-	s->e.bytes = m.msg_len;
-	s->e.rport = 0;
-	__builtin_memset(s->e.raddr, 0, sizeof(s->e.raddr));
-	fill_socket(&s->e, (struct sock *)a->sock);
-	fill_peer(&s->e, (__u64)m.msg_hdr.msg_name);
-	if (!dflow_port_wanted(s->e.lport, s->e.rport))
-		return;
-	want = m.msg_len < snaplen() ? m.msg_len : snaplen();
-	emit(s, copy_iov(s, (__u64)m.msg_hdr.msg_iov, m.msg_hdr.msg_iovlen, want));
-}
-
-SEC("tracepoint/syscalls/sys_exit_read")
-int dflow_tr_exit(struct sys_exit_ctx *ctx)
-{
-	__u64 id = bpf_get_current_pid_tgid();
-	struct active *found, a;
+	bool egress = direction == DFLOW_EGRESS;
 	struct scratch *s;
-	__u64 want;
-	__s64 ret = ctx->ret;
-	struct sock *sk;
+	struct pt_regs *regs;
+	__u32 captured = 0;
+	__u64 len, want, nr;
+	__u16 proto;
 
-	found = bpf_map_lookup_elem(&dflow_tr_active, &id);
-	if (!found)
+	/* A peek is read again for real; errors and EOF moved nothing. */
+	if (ret <= 0 || (!egress && (flags & MSG_PEEK)))
 		return 0;
-	a = *found;
-	bpf_map_delete_elem(&dflow_tr_active, &id);
+	if ((__u32)(id >> 32) == dflow_self || !dflow_task_wanted(id >> 32))
+		return 0;
+	if (!inet_family(sk->__sk_common.skc_family))
+		return 0;
+	proto = sk->sk_protocol;
+	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
+		return 0;
+	len = (__u32)ret; /* positive: zero-extended, for the verifier */
+	regs = syscall_regs();
+	nr = regs->orig_ax;
 	s = scratch(id);
 	if (!s)
 		return 0;
-	s->e.enter_ns = a.enter_ns;
-	s->e.exit_ns = bpf_ktime_get_ns();
-
-	switch (a.nr) {
-	case NR_ACCEPT:
-	case NR_ACCEPT4:
-		if (ret < 0)
-			return 0;
-		sk = fd_sock(ret);
-		if (sk)
-			emit_lifecycle(s, DFLOW_ACCEPT, ret, sk);
-		return 0;
-	case NR_CONNECT:
-		if (ret == 0 || ret == -EINPROGRESS)
-			emit_lifecycle(s, DFLOW_CONNECT, a.fd, (struct sock *)a.sock);
-		return 0;
-	}
-
-	if (ret <= 0)
-		return 0;
 	s->e.kind = DFLOW_DATA;
-	s->e.direction = is_ingress(a.nr) ? DFLOW_INGRESS : DFLOW_EGRESS;
-	s->e.fd = a.fd;
-	s->e.seq = a.seq;
-	fill_socket(&s->e, (struct sock *)a.sock);
-	if (a.nr == NR_RECVMMSG || a.nr == NR_SENDMMSG) {
-		/* ret is the number of messages. */
-		for (int i = 0; i < MAX_MMSG; i++) {
-			if (i >= ret)
-				break;
-			emit_mmsg(s, &a, i);
-		}
-		return 0;
+	s->e.direction = direction;
+	s->e.bytes = len;
+	s->e.fd = regs->di;
+	fill_socket(&s->e, sk);
+	if (proto == IPPROTO_TCP) {
+		struct tcp_sock *tp = (struct tcp_sock *)sk;
+
+		/* Both have moved past this syscall's bytes by now. */
+		s->e.seq = (egress ? BPF_CORE_READ(tp, write_seq) : BPF_CORE_READ(tp, copied_seq)) -
+			   len;
 	}
-	if (a.nr == NR_SENDTO || a.nr == NR_RECVFROM)
-		fill_peer(&s->e, a.addr);
-	if (!dflow_port_wanted(s->e.lport, s->e.rport))
-		return 0;
-	s->e.bytes = ret;
-	want = ret < snaplen() ? ret : snaplen();
-	switch (a.nr) {
+	want = len < snaplen() ? len : snaplen();
+	switch (nr) {
 	case NR_READ:
 	case NR_WRITE:
 	case NR_SENDTO:
 	case NR_RECVFROM:
-		if (want > DFLOW_MAX_SNAPLEN)
-			return 0;
-		if (bpf_probe_read_user(s->payload, want, (void *)a.ptr))
-			want = 0;
-		emit(s, want);
-		return 0;
+		if (nr == NR_SENDTO)
+			fill_peer(&s->e, regs->r8);
+		if (want <= DFLOW_MAX_SNAPLEN && !bpf_probe_read_user(s->payload, want, (void *)regs->si))
+			captured = want;
+		break;
 	case NR_READV:
 	case NR_WRITEV:
-		emit(s, copy_iov(s, a.ptr, a.count, want));
-		return 0;
+		captured = copy_iov(s, regs->si, regs->dx, want);
+		break;
 	case NR_SENDMSG:
-	case NR_RECVMSG: {
-		struct user_msghdr msg = {};
+	case NR_RECVMSG:
+		captured = copy_msghdr(s, regs->si, egress, want);
+		break;
+	case NR_SENDMMSG:
+	case NR_RECVMMSG: {
+		__u32 i = mmsg_index(id, regs->si, regs->dx);
 
-		if (bpf_probe_read_user(&msg, sizeof(msg), (void *)a.ptr))
-			return 0;
-		fill_peer(&s->e, (__u64)msg.msg_name);
-		emit(s, copy_iov(s, (__u64)msg.msg_iov, msg.msg_iovlen, want));
+		captured = copy_msghdr(s, regs->si + (__u64)i * sizeof(struct mmsghdr), egress, want);
+		break;
+	}
+	case NR_SENDFILE:
+		/* From a file, not user memory: the bytes count, the payload
+		 * is not seen. */
+		break;
+	case NR_SPLICE:
+		s->e.fd = regs->dx; /* fd_out */
+		break;
+	default:
+		/* io_uring, kernel-internal sockets: no user buffer to read,
+		 * no fd. */
 		return 0;
 	}
-	}
+	/* A datagram received on an unconnected socket has no known peer
+	 * here: the port filter cannot judge it, userspace does. */
+	if (!dflow_port_wanted(s->e.lport, s->e.rport) && s->e.rport)
+		return 0;
+	emit(s, captured);
+	return 0;
+}
+
+SEC("tp_btf/sock_send_length")
+int BPF_PROG(dflow_tr_send, struct sock *sk, int ret, int flags)
+{
+	return data(sk, ret, flags, DFLOW_EGRESS);
+}
+
+SEC("tp_btf/sock_recv_length")
+int BPF_PROG(dflow_tr_recv, struct sock *sk, int ret, int flags)
+{
+	return data(sk, ret, flags, DFLOW_INGRESS);
+}
+
+/*
+ * connect() and close() of a TCP socket, from the state changes they make
+ * in the caller's context: CLOSE -> SYN_SENT in connect(); -> FIN_WAIT1,
+ * LAST_ACK or CLOSE (with unread data: a reset) in the last close() of the
+ * socket, or at the process's exit. The same changes made by a shutdown()
+ * or in softirq context for another socket are left out by the syscall
+ * number.
+ */
+SEC("tp_btf/inet_sock_set_state")
+int BPF_PROG(dflow_tr_state, const struct sock *sk, int oldstate, int newstate)
+{
+	__u64 id = bpf_get_current_pid_tgid();
+	struct scratch *s;
+	struct pt_regs *regs;
+	__u64 nr;
+	__u8 kind;
+
+	if (newstate == TCP_SYN_SENT)
+		kind = DFLOW_CONNECT;
+	else if (newstate == TCP_FIN_WAIT1 || newstate == TCP_LAST_ACK || newstate == TCP_CLOSE)
+		kind = DFLOW_CLOSE;
+	else
+		return 0;
+	if ((__u32)(id >> 32) == dflow_self || !dflow_task_wanted(id >> 32))
+		return 0;
+	if (!inet_family(sk->__sk_common.skc_family) || sk->sk_protocol != IPPROTO_TCP)
+		return 0;
+	regs = syscall_regs();
+	nr = regs->orig_ax;
+	if (kind == DFLOW_CONNECT ? nr != NR_CONNECT
+				  : nr != NR_CLOSE && nr != NR_EXIT && nr != NR_EXIT_GROUP)
+		return 0;
+	s = scratch(id);
+	if (!s)
+		return 0;
+	fill_socket(&s->e, sk);
+	if (!dflow_port_wanted(s->e.lport, s->e.rport))
+		return 0;
+	s->e.kind = kind;
+	s->e.fd = nr == NR_CLOSE || nr == NR_CONNECT ? regs->di : DFLOW_NO_FD;
+	emit(s, 0);
 	return 0;
 }
 

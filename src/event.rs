@@ -27,14 +27,16 @@ pub struct SyscallEvent {
 /// One socket syscall of a target process (trace.bpf.c).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SockEvent {
-    /// CLOCK_MONOTONIC nanoseconds at the syscall's entry and exit.
+    /// CLOCK_MONOTONIC nanoseconds at the syscall's entry and exit. The
+    /// capture sees the moment the data has moved, near the exit, and
+    /// gives it as both.
     pub enter_ns: u64,
     pub exit_ns: u64,
     pub pid: u32,
     pub tid: u32,
     pub fd: u32,
-    /// The kernel's socket address: with pid and fd, tells a reused fd's
-    /// new connection from the old one.
+    /// The kernel's socket address: with the pid, the connection's
+    /// identity (a socket reused after its close is announced by the close).
     pub sock: u64,
     pub transport: Transport,
     pub local: SocketAddr,
@@ -56,10 +58,10 @@ pub enum SockWhat {
         /// The first of them, up to the snaplen.
         payload: Vec<u8>,
     },
-    /// connect() succeeded or is in progress: this process is the client.
+    /// connect() sent its SYN: this process is the client.
     Connect,
-    /// accept() returned this socket: this process is the server.
-    Accept,
+    /// The socket's last close(), or its process's exit (`fd` is then
+    /// `u32::MAX`).
     Close,
 }
 

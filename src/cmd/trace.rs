@@ -57,7 +57,12 @@ pub fn wanted(config: &TraceConfig, span: &Span) -> bool {
         .min_latency
         .is_none_or(|min| span.duration_ns >= min.as_nanos() as i64);
     let status = config.statuses.is_empty() || config.statuses.contains(&span.status);
-    slow_enough && status
+    // The kernel applies --port, except to a datagram received on an
+    // unconnected socket, whose sender it cannot see.
+    let port = config.ports.is_empty()
+        || config.ports.contains(&span.local.port())
+        || config.ports.contains(&span.remote.port());
+    slow_enough && status && port
 }
 
 pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {

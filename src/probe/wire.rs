@@ -219,7 +219,6 @@ impl Wire for DataRecord {
                 }
             }
             1 => SockWhat::Connect,
-            2 => SockWhat::Accept,
             3 => SockWhat::Close,
             _ => return None,
         };

@@ -1,4 +1,5 @@
-//! Loading and attaching trace.bpf.c: the socket syscalls of the targets.
+//! Loading and attaching trace.bpf.c: the socket reads and writes of the
+//! targets.
 
 use std::sync::mpsc::Receiver;
 
@@ -14,19 +15,12 @@ const QUEUED_BATCHES: usize = 4;
 /// wake-ups (its own and the pipeline's) for nothing.
 const DRAIN_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
 
-/// The syscalls traced, by the entry program that reads their arguments
-/// (the kernel refuses a program that reads past a tracepoint's record):
-/// data in both directions and the socket lifecycle.
-const ENTRIES: &[(&str, &[&str])] = &[
-    ("dflow_tr_enter1", &["close"]), // reported at entry: at the exit the socket is gone
-    (
-        "dflow_tr_enter3",
-        &[
-            "read", "write", "readv", "writev", "sendmsg", "recvmsg", "sendmmsg", "recvmmsg",
-            "connect", "accept", "accept4",
-        ],
-    ),
-    ("dflow_tr_enter6", &["sendto", "recvfrom"]),
+/// The tp_btf programs and their tracepoints: data both ways, and the TCP
+/// state changes that show connect() and close().
+const PROGRAMS: &[(&str, &str)] = &[
+    ("dflow_tr_send", "sock_send_length"),
+    ("dflow_tr_recv", "sock_recv_length"),
+    ("dflow_tr_state", "inet_sock_set_state"),
 ];
 
 /// What the capture copies and whom it leaves out.
@@ -58,21 +52,8 @@ pub fn start(config: &CaptureConfig) -> Result<(Probe, Receiver<Vec<SockEvent>>)
     // A batch of 4096 events with payloads is a few MB: a handful waiting
     // is enough to ride out a slow moment, and keeps dflow's memory small.
     let rx = probe.ring_bounded::<DataRecord>("dflow_tr_events", DRAIN_EVERY, QUEUED_BATCHES)?;
-    let syscalls = ENTRIES.iter().flat_map(|(_, names)| names.iter());
-    let exits: Vec<String> = syscalls
-        .filter(|s| **s != "close")
-        .map(|s| format!("sys_exit_{s}"))
-        .collect();
-    // Exits first: an entry recorded before its exit program is attached
-    // would wait in the map until the thread's next traced syscall.
-    probe.attach_tracepoints("dflow_tr_exit", &points(&exits))?;
-    for (program, names) in ENTRIES {
-        let enters: Vec<String> = names.iter().map(|s| format!("sys_enter_{s}")).collect();
-        probe.attach_tracepoints(program, &points(&enters))?;
+    for (program, tracepoint) in PROGRAMS {
+        probe.attach_btf_tracepoint(program, tracepoint)?;
     }
     Ok((probe, rx))
-}
-
-fn points(names: &[String]) -> Vec<(&str, &str)> {
-    names.iter().map(|n| ("syscalls", n.as_str())).collect()
 }

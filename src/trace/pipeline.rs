@@ -1,7 +1,7 @@
 //! [`Pipeline`]: socket events in, spans out.
 //!
-//! Per connection (pid, fd and the kernel's socket, so a reused fd is a new
-//! connection): the protocol is detected from the first request, a
+//! Per connection (pid and the kernel's socket; a socket's close or connect
+//! starts it afresh): the protocol is detected from the first request, a
 //! [`Framer`] cuts each syscall's bytes into units with that protocol's
 //! parser, and units become calls. Requests wait in order for their
 //! responses, or by id where the protocol has one (DNS); a request still
@@ -9,7 +9,8 @@
 //! connection closes first as `error`. Timing, from the process's side:
 //!
 //! - a client call runs from the entry of the syscall that sent the request
-//!   to the exit of the one that received the response;
+//!   (as the capture gives it: the moment its data had moved) to the exit of
+//!   the one that received the response;
 //! - a server call from the exit of the syscall that received the request
 //!   (a read may wait long before a request arrives) to the exit of the one
 //!   that sent the response.
@@ -114,7 +115,6 @@ pub struct PipelineStats {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct ConnKey {
     pid: u32,
-    fd: u32,
     sock: u64,
 }
 
@@ -235,7 +235,6 @@ impl Pipeline {
         self.now_ns = self.now_ns.max(e.exit_ns);
         let key = ConnKey {
             pid: e.pid,
-            fd: e.fd,
             sock: e.sock,
         };
         let (direction, seq, bytes, payload) = match &e.what {
@@ -251,8 +250,8 @@ impl Pipeline {
                 }
                 return;
             }
-            SockWhat::Connect | SockWhat::Accept => {
-                // A new connection on this fd: whatever was there is over.
+            SockWhat::Connect => {
+                // A new connection on this socket: whatever was there is over.
                 if let Some(conn) = self.conns.remove(&key) {
                     self.close(conn);
                 }
@@ -530,6 +529,11 @@ impl Pipeline {
             return;
         };
         call.end_ns = e.exit_ns;
+        if call.remote.port() == 0 {
+            // A request received on an unconnected UDP socket has no known
+            // sender; the reply names it.
+            call.remote = e.remote;
+        }
         call.outcome = message.outcome;
         call.resp_bytes = len;
         call.response = message.excerpt;
