@@ -198,6 +198,46 @@ fn spans_flows_and_samples_read_back_as_written() {
 }
 
 #[test]
+fn each_distinct_excerpt_is_stored_once_and_older_files_still_read() {
+    let dir = common::TempDir::new("excerpts");
+    let path = dir.0.join("s.duckdb");
+    write_session(&path, 1000);
+    let spans = fixtures::spans(1000, BASE_NS);
+    let with_excerpts = spans
+        .iter()
+        .filter(|s| !s.request.is_empty() || !s.response.is_empty())
+        .count();
+    let mut texts: Vec<&str> = spans
+        .iter()
+        .filter(|s| !s.request.is_empty() || !s.response.is_empty())
+        .flat_map(|s| [s.request.as_str(), s.response.as_str()])
+        .collect();
+    texts.sort_unstable();
+    texts.dedup();
+    let count = |sql: &str| query_json(&[&path], sql)[0]["n"].as_u64().unwrap() as usize;
+    assert_eq!(count("SELECT count(*) AS n FROM excerpts_v"), with_excerpts);
+    assert_eq!(
+        count("SELECT count(*) AS n FROM excerpt_texts"),
+        texts.len(),
+        "one row per distinct text"
+    );
+    assert!(texts.len() < 2 * with_excerpts);
+
+    // The layout before: one row of text per span, in `excerpts`.
+    let conn = duckdb::Connection::open(&path).unwrap();
+    conn.execute_batch(
+        "CREATE TABLE excerpts AS
+             SELECT CAST(('0x' || span_id)::BIGINT AS UBIGINT) AS span_id, request, response FROM excerpts_v;
+         DROP VIEW excerpts_v; DROP TABLE span_excerpts; DROP TABLE excerpt_texts;
+         CREATE VIEW excerpts_v AS SELECT printf('%016x', span_id) AS span_id, request, response FROM excerpts;",
+    )
+    .unwrap();
+    drop(conn);
+    let set = SessionSet::open(std::slice::from_ref(&path)).unwrap();
+    assert_eq!(set.replay().unwrap().spans, spans);
+}
+
+#[test]
 fn query_refuses_writes_and_leaves_the_file_byte_identical() {
     let dir = common::TempDir::new("readonly");
     let path = dir.0.join("s.duckdb");

@@ -135,7 +135,7 @@ fn check_redacted(traced: &Traced, session: &Path, endpoint: &str, n: usize) {
         "the session file holds the secret"
     );
     let sql = format!(
-        "SELECT e.request FROM excerpts e JOIN spans_v s ON s.span_id = printf('%016x', e.span_id) \
+        "SELECT e.request FROM excerpts_v e JOIN spans_v s USING (span_id) \
          WHERE s.endpoint = '{endpoint}'"
     );
     let out = common::dflow(&["query", "--json", session.to_str().unwrap(), &sql]);

@@ -12,16 +12,21 @@ use std::net::SocketAddr;
 
 use crate::event::{Code, Flow, Frame, Process, Sample, Span};
 
+/// The encoder's maps: foldhash, seeded per process. Keys include text off
+/// the wire (endpoints, excerpts), so a keyed hash; SipHash's extra
+/// strength cost a tenth of the writer's time.
+type Map<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
 /// Values → dense ids, handing out the next id to each new value.
 #[derive(Debug)]
 pub struct Dict<K> {
-    ids: HashMap<K, u32>,
+    ids: Map<K, u32>,
 }
 
 impl<K: Hash + Eq> Default for Dict<K> {
     fn default() -> Self {
         Dict {
-            ids: HashMap::new(),
+            ids: Map::default(),
         }
     }
 }
@@ -100,14 +105,51 @@ pub struct SpanColumns {
     pub parent_offset: Vec<Option<i64>>,
 }
 
-/// Span excerpts, for the spans that have any.
+/// Span excerpts, for the spans that have any, as ids of texts; and the
+/// texts not written yet.
 #[derive(Debug, Default)]
 pub struct ExcerptColumns {
     pub span_id: Vec<u64>,
-    pub request: Vec<String>,
-    pub response: Vec<String>,
+    pub request_id: Vec<u32>,
+    pub response_id: Vec<u32>,
+    pub text_id: Vec<u32>,
+    pub text: Vec<String>,
     /// Text bytes held, which bound a flush as much as the facts' count.
     pub bytes: usize,
+}
+
+/// Distinct excerpt texts remembered at most. Repeated calls (a health
+/// check, the same query, a load test) repeat their excerpts within
+/// moments; past this many the memory starts afresh (at most
+/// `EXCERPT_MAX` bytes each) and a text seen again is stored again, under a
+/// new id.
+const EXCERPT_TEXTS: usize = 2048;
+
+/// Excerpt texts → ids, bounded by [`EXCERPT_TEXTS`]. Ids are never reused,
+/// so each is one row of `excerpt_texts`.
+#[derive(Debug, Default)]
+struct ExcerptTexts {
+    ids: Map<String, u32>,
+    next: u32,
+}
+
+impl ExcerptTexts {
+    /// The id of `text`, and the text back when it is new (to be written).
+    fn id(&mut self, text: String) -> (u32, Option<String>) {
+        if let Some(&id) = self.ids.get(&text) {
+            return (id, None);
+        }
+        if self.ids.len() >= EXCERPT_TEXTS {
+            self.ids.clear();
+        }
+        let id = self.next;
+        self.next = self
+            .next
+            .checked_add(1)
+            .expect("fewer than 2^32 excerpt texts");
+        self.ids.insert(text.clone(), id);
+        (id, Some(text))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -157,6 +199,7 @@ pub struct Encoder {
     addresses: Dict<SocketAddr>,
     frames: Dict<Frame>,
     stacks: Dict<Vec<u32>>,
+    excerpt_texts: ExcerptTexts,
     pub pending: PendingDicts,
     pub spans: SpanColumns,
     pub excerpts: ExcerptColumns,
@@ -229,7 +272,7 @@ impl Encoder {
         id
     }
 
-    /// Takes the span, so its excerpts move into the batch uncopied.
+    /// Takes the span, so a new excerpt moves into the batch uncopied.
     pub fn span(&mut self, s: Span) {
         let (code, code_text_id) = match &s.code {
             None => (None, None),
@@ -260,12 +303,24 @@ impl Encoder {
         c.parent_offset
             .push(s.parent_span_id.map(|p| id_offset(s.span_id, p)));
         if !s.request.is_empty() || !s.response.is_empty() {
+            let request_id = self.excerpt_text(s.request);
+            let response_id = self.excerpt_text(s.response);
             let e = &mut self.excerpts;
             e.span_id.push(s.span_id);
-            e.bytes += s.request.len() + s.response.len();
-            e.request.push(s.request);
-            e.response.push(s.response);
+            e.request_id.push(request_id);
+            e.response_id.push(response_id);
         }
+    }
+
+    fn excerpt_text(&mut self, text: String) -> u32 {
+        let (id, new) = self.excerpt_texts.id(text);
+        if let Some(text) = new {
+            let e = &mut self.excerpts;
+            e.bytes += text.len();
+            e.text_id.push(id);
+            e.text.push(text);
+        }
+        id
     }
 
     pub fn flow(&mut self, f: &Flow) {

@@ -380,15 +380,26 @@ impl Replay {
                 .ok_or_else(|| bad("process id"))
         };
 
-        // Files of schema 1 have no excerpts table.
-        let has_excerpts: bool = conn
-            .query_row(
-                "SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = ? AND table_name = 'excerpts'",
-                [alias],
+        // Excerpts came with `dflow trace`, first one row of text per span
+        // (`excerpts`), then each distinct text once (`span_excerpts`).
+        let has_table = |table: &str| -> Result<bool, StoreError> {
+            conn.query_row(
+                "SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = ? AND table_name = ?",
+                [alias, table],
                 |r| r.get(0),
             )
-            .map_err(db_err)?;
-        let (excerpt_columns, excerpt_join) = if has_excerpts {
+            .map_err(db_err)
+        };
+        let (excerpt_columns, excerpt_join) = if has_table("span_excerpts")? {
+            (
+                "rq.text, rs.text",
+                format!(
+                    "LEFT JOIN {alias}.span_excerpts e USING (span_id)
+                     LEFT JOIN {alias}.excerpt_texts rq ON rq.id = e.request_id
+                     LEFT JOIN {alias}.excerpt_texts rs ON rs.id = e.response_id"
+                ),
+            )
+        } else if has_table("excerpts")? {
             (
                 "e.request, e.response",
                 format!("LEFT JOIN {alias}.excerpts e USING (span_id)"),

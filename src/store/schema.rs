@@ -61,8 +61,12 @@ CREATE TABLE spans (
 );
 -- What a person reads of a call: the request's and the response's first
 -- lines, headers or query (credentials redacted unless --no-redact). Only
--- for spans that have any; free text, so kept out of the fact table.
-CREATE TABLE excerpts (span_id UBIGINT NOT NULL, request VARCHAR NOT NULL, response VARCHAR NOT NULL);
+-- for spans that have any; free text, so kept out of the fact table, and
+-- each distinct text stored once (repeated calls repeat their excerpts).
+-- Files written before these two tables have `excerpts (span_id, request,
+-- response)` instead.
+CREATE TABLE excerpt_texts (id UINTEGER NOT NULL, text VARCHAR NOT NULL);
+CREATE TABLE span_excerpts (span_id UBIGINT NOT NULL, request_id UINTEGER NOT NULL, response_id UINTEGER NOT NULL);
 CREATE TABLE flows (
     start_ns BIGINT NOT NULL, end_ns BIGINT NOT NULL,
     process_id UINTEGER NOT NULL, local_id UINTEGER NOT NULL, remote_id UINTEGER NOT NULL,
@@ -116,7 +120,10 @@ SELECT
 FROM spans s, dicts d;
 
 CREATE VIEW excerpts_v AS
-SELECT printf('%016x', span_id) AS span_id, request, response FROM excerpts;
+SELECT printf('%016x', e.span_id) AS span_id, rq.text AS request, rs.text AS response
+FROM span_excerpts e
+JOIN excerpt_texts rq ON rq.id = e.request_id
+JOIN excerpt_texts rs ON rs.id = e.response_id;
 
 CREATE VIEW flows_v AS
 SELECT

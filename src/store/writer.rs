@@ -544,13 +544,20 @@ fn flush(
     }
     let spans = std::mem::take(&mut enc.spans);
     let excerpts = std::mem::take(&mut enc.excerpts);
+    if !excerpts.text_id.is_empty() {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(UInt32Array::from(excerpts.text_id)),
+            Arc::new(StringArray::from(excerpts.text)),
+        ];
+        append_batch(conn, "excerpt_texts", columns)?;
+    }
     if !excerpts.span_id.is_empty() {
         let columns: Vec<ArrayRef> = vec![
             Arc::new(UInt64Array::from(excerpts.span_id)),
-            Arc::new(StringArray::from(excerpts.request)),
-            Arc::new(StringArray::from(excerpts.response)),
+            Arc::new(UInt32Array::from(excerpts.request_id)),
+            Arc::new(UInt32Array::from(excerpts.response_id)),
         ];
-        append_batch(conn, "excerpts", columns)?;
+        append_batch(conn, "span_excerpts", columns)?;
     }
     let flows = std::mem::take(&mut enc.flows);
     let samples = std::mem::take(&mut enc.samples);
