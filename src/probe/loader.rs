@@ -1,7 +1,6 @@
 //! [`Probe`]: one loaded eBPF object, its attachments and its drains.
 
 use std::path::Path;
-use std::sync::OnceLock;
 
 use aya::maps::{HashMap, MapData, PerCpuArray, RingBuf};
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy};
@@ -66,12 +65,10 @@ pub struct ProbeCounters {
     pub lost: u64,
 }
 
-/// The kernel's BTF, parsed once per process (it takes tens of ms).
-pub fn kernel_btf() -> Result<&'static Btf, ProbeError> {
-    static BTF: OnceLock<Result<Btf, String>> = OnceLock::new();
-    BTF.get_or_init(|| Btf::from_sys_fs().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(|e| ProbeError::Btf(e.clone()))
+/// The kernel's BTF, parsed: tens of ms, and ~15 MB of memory while it is
+/// held, so callers drop it once their programs are attached.
+pub fn kernel_btf() -> Result<Btf, ProbeError> {
+    Btf::from_sys_fs().map_err(|e| ProbeError::Btf(e.to_string()))
 }
 
 /// A loaded eBPF object. Programs are loaded into the kernel when attached;
@@ -292,12 +289,20 @@ impl Probe {
 
     /// Attaches a `tp_btf/NAME` program (kernel 5.5+ with BTF).
     pub fn attach_btf_tracepoint(&mut self, program: &str, name: &str) -> Result<(), ProbeError> {
+        self.attach_btf_tracepoints(&[(program, name)])
+    }
+
+    /// Attaches `tp_btf` programs, each to its tracepoint (`PROGRAM`,
+    /// `NAME`), reading the kernel's BTF once.
+    pub fn attach_btf_tracepoints(&mut self, points: &[(&str, &str)]) -> Result<(), ProbeError> {
         let btf = kernel_btf()?;
-        let prog: &mut BtfTracePoint = self.program(program)?;
-        prog.load(name, btf).map_err(Self::loaded(program))?;
-        prog.attach()
-            .map_err(Self::attached(program, format!("tp_btf {name}")))?;
-        self.record_id(program);
+        for (program, name) in points {
+            let prog: &mut BtfTracePoint = self.program(program)?;
+            prog.load(name, &btf).map_err(Self::loaded(program))?;
+            prog.attach()
+                .map_err(Self::attached(program, format!("tp_btf {name}")))?;
+            self.record_id(program);
+        }
         Ok(())
     }
 
@@ -327,7 +332,7 @@ impl Probe {
     pub fn attach_fentry(&mut self, program: &str, function: &str) -> Result<(), ProbeError> {
         let btf = kernel_btf()?;
         let prog: &mut FEntry = self.program(program)?;
-        prog.load(function, btf).map_err(Self::loaded(program))?;
+        prog.load(function, &btf).map_err(Self::loaded(program))?;
         prog.attach()
             .map_err(Self::attached(program, format!("fentry {function}")))?;
         self.record_id(program);

@@ -32,7 +32,7 @@ use crate::probe::ProbeCounters;
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Facts buffered before an early flush, which bounds the writer's memory.
-pub const MAX_BUFFERED: usize = 256 * 1024;
+pub const MAX_BUFFERED: usize = 32 * 1024;
 
 /// Excerpt text buffered before an early flush: a flush holds its batch
 /// two or three times over (columns, Arrow arrays, DuckDB's own copy).
@@ -40,7 +40,7 @@ pub const MAX_BUFFERED_TEXT: usize = 4 * 1024 * 1024;
 
 /// Facts queued for the writer thread at most; past it, `spans()`,
 /// `flows()` and `samples()` drop and count (the waiting variants wait).
-pub const MAX_QUEUED: u64 = 64 * 1024;
+pub const MAX_QUEUED: u64 = 32 * 1024;
 
 /// Batches queued between producers and the writer thread.
 const CHANNEL_BATCHES: usize = 1024;

@@ -52,8 +52,6 @@ pub fn start(config: &CaptureConfig) -> Result<(Probe, Receiver<Vec<SockEvent>>)
     // A batch of 4096 events with payloads is a few MB: a handful waiting
     // is enough to ride out a slow moment, and keeps dflow's memory small.
     let rx = probe.ring_bounded::<DataRecord>("dflow_tr_events", DRAIN_EVERY, QUEUED_BATCHES)?;
-    for (program, tracepoint) in PROGRAMS {
-        probe.attach_btf_tracepoint(program, tracepoint)?;
-    }
+    probe.attach_btf_tracepoints(PROGRAMS)?;
     Ok((probe, rx))
 }
