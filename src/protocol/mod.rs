@@ -291,11 +291,21 @@ pub fn printable(bytes: &[u8]) -> String {
 /// [`EXCERPT_MAX`] bytes; no allocation beyond the excerpt's own.
 pub fn push_printable(out: &mut String, bytes: &[u8]) {
     let room = EXCERPT_MAX.saturating_sub(out.len());
-    out.extend(bytes.iter().take(room).map(|&b| match b {
-        b'\t' | b'\n' | b' '..=b'~' => b as char,
-        b'\r' => ' ',
-        _ => '.',
-    }));
+    let mut rest = &bytes[..bytes.len().min(room)];
+    // Runs of printable bytes go in whole: a char at a time cost a tenth
+    // of the pipeline.
+    while !rest.is_empty() {
+        let run = rest
+            .iter()
+            .position(|&b| !matches!(b, b'\t' | b'\n' | b' '..=b'~'))
+            .unwrap_or(rest.len());
+        out.push_str(std::str::from_utf8(&rest[..run]).expect("printable ASCII"));
+        let Some(&other) = rest.get(run) else {
+            break;
+        };
+        out.push(if other == b'\r' { ' ' } else { '.' });
+        rest = &rest[run + 1..];
+    }
 }
 
 /// Appends `piece` to an excerpt, keeping it within [`EXCERPT_MAX`] bytes.
@@ -358,4 +368,45 @@ pub fn exercise(protocol: Protocol, transport: Transport, data: &[u8]) -> usize 
         round += 1;
     }
     total_units
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The excerpt text of `bytes`, a char at a time: what
+    /// [`push_printable`] must match.
+    fn reference(prefix: &str, bytes: &[u8]) -> String {
+        let mut out = prefix.to_owned();
+        let room = EXCERPT_MAX.saturating_sub(out.len());
+        out.extend(bytes.iter().take(room).map(|&b| match b {
+            b'\t' | b'\n' | b' '..=b'~' => b as char,
+            b'\r' => ' ',
+            _ => '.',
+        }));
+        out
+    }
+
+    #[test]
+    fn printable_keeps_ascii_and_marks_the_rest_within_the_limit() {
+        let mut next = fixture::xorshift(0x9e37_79b9);
+        for round in 0..2000 {
+            let len = (next() % 700) as usize;
+            // Mostly text, with control bytes, CRs and high bytes mixed in.
+            let bytes: Vec<u8> = (0..len)
+                .map(|_| match next() % 10 {
+                    0 => (next() % 32) as u8,
+                    1 => b'\r',
+                    2 => 0x80 | (next() % 128) as u8,
+                    _ => b' ' + (next() % 95) as u8,
+                })
+                .collect();
+            let prefix = "x".repeat(round % 600);
+            let mut got = prefix.clone();
+            push_printable(&mut got, &bytes);
+            assert_eq!(got, reference(&prefix, &bytes), "round {round}");
+            assert!(got.len() <= EXCERPT_MAX.max(prefix.len()));
+        }
+        assert_eq!(printable(b"GET /\r\n\x00\xff"), "GET / \n..");
+    }
 }
