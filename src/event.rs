@@ -24,6 +24,39 @@ pub struct SyscallEvent {
     pub comm: String,
 }
 
+/// A task's command name as the kernel keeps it (at most 15 bytes,
+/// NUL-padded), held inline: every socket event carries one, and a String
+/// each was an allocation per event.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Comm([u8; 16]);
+
+impl Comm {
+    /// `name`, cut to 15 bytes.
+    pub fn new(name: &str) -> Comm {
+        let mut bytes = [0u8; 16];
+        let n = name.len().min(15);
+        bytes[..n].copy_from_slice(&name.as_bytes()[..n]);
+        Comm(bytes)
+    }
+
+    /// The kernel's `char comm[16]`.
+    pub fn from_kernel(bytes: [u8; 16]) -> Comm {
+        Comm(bytes)
+    }
+
+    /// The name as text (bytes that are not UTF-8 replaced).
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        let end = self.0.iter().position(|&b| b == 0).unwrap_or(self.0.len());
+        String::from_utf8_lossy(&self.0[..end])
+    }
+}
+
+impl std::fmt::Debug for Comm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:?}", self.text())
+    }
+}
+
 /// One socket syscall of a target process (trace.bpf.c).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SockEvent {
@@ -41,7 +74,7 @@ pub struct SockEvent {
     pub transport: Transport,
     pub local: SocketAddr,
     pub remote: SocketAddr,
-    pub comm: String,
+    pub comm: Comm,
     pub what: SockWhat,
 }
 

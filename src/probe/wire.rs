@@ -7,7 +7,7 @@
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::event::{SockEvent, SockWhat, SyscallEvent};
+use crate::event::{Comm, SockEvent, SockWhat, SyscallEvent};
 use crate::protocol::{Direction, Transport};
 
 /// Length of a task comm, NUL included (TASK_COMM_LEN).
@@ -232,7 +232,7 @@ impl Wire for DataRecord {
             transport,
             local: socket_addr(r.family, &r.laddr, r.lport),
             remote: socket_addr(r.family, &r.raddr, r.rport),
-            comm: c_string(&r.comm),
+            comm: Comm::from_kernel(r.comm),
             what,
         })
     }

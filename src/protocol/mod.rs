@@ -291,20 +291,20 @@ pub fn printable(bytes: &[u8]) -> String {
 /// [`EXCERPT_MAX`] bytes; no allocation beyond the excerpt's own.
 pub fn push_printable(out: &mut String, bytes: &[u8]) {
     let room = EXCERPT_MAX.saturating_sub(out.len());
-    let mut rest = &bytes[..bytes.len().min(room)];
-    // Runs of printable bytes go in whole: a char at a time cost a tenth
-    // of the pipeline.
-    while !rest.is_empty() {
-        let run = rest
-            .iter()
-            .position(|&b| !matches!(b, b'\t' | b'\n' | b' '..=b'~'))
-            .unwrap_or(rest.len());
-        out.push_str(std::str::from_utf8(&rest[..run]).expect("printable ASCII"));
-        let Some(&other) = rest.get(run) else {
-            break;
-        };
-        out.push(if other == b'\r' { ' ' } else { '.' });
-        rest = &rest[run + 1..];
+    let bytes = &bytes[..bytes.len().min(room)];
+    // Byte for byte, in one pass the compiler vectorizes: a char at a time
+    // cost a tenth of the pipeline (every request and response has one).
+    // SAFETY: every byte pushed is ASCII, so `out` stays UTF-8.
+    unsafe { out.as_mut_vec() }.extend(bytes.iter().map(|&b| printable_byte(b)));
+}
+
+/// A byte of excerpt text: printable ASCII, tab and newline kept, CR as a
+/// space, anything else as `.`.
+const fn printable_byte(b: u8) -> u8 {
+    match b {
+        b'\t' | b'\n' | b' '..=b'~' => b,
+        b'\r' => b' ',
+        _ => b'.',
     }
 }
 

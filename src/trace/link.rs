@@ -89,6 +89,43 @@ impl<K: Hash + Eq + Clone, V, S: BuildHasher + Default> Bounded<K, V, S> {
     }
 }
 
+/// A table that forgets by overwriting: each key has one slot, by its hash,
+/// and a newer key in the same slot replaces the older. For the sequence
+/// numbers, looked up and inserted for every TCP span: a hash and a compare,
+/// where [`Bounded`] also kept an order and removed the oldest (a tenth of
+/// the pipeline when one side is not traced and nothing ever meets).
+#[derive(Debug)]
+struct Slots<K, V> {
+    slots: Vec<Option<(K, V)>>,
+    hasher: FastState,
+}
+
+impl<K: Hash + Eq + Clone, V: Clone> Slots<K, V> {
+    /// `capacity` rounds up to a power of two.
+    fn new(capacity: usize) -> Self {
+        Slots {
+            slots: vec![None; capacity.next_power_of_two()],
+            hasher: FastState::default(),
+        }
+    }
+
+    fn slot(&self, key: &K) -> usize {
+        self.hasher.hash_one(key) as usize & (self.slots.len() - 1)
+    }
+
+    fn insert(&mut self, key: K, value: V) {
+        let i = self.slot(&key);
+        self.slots[i] = Some((key, value));
+    }
+
+    fn get(&self, key: &K) -> Option<&V> {
+        match &self.slots[self.slot(key)] {
+            Some((k, v)) if k == key => Some(v),
+            _ => None,
+        }
+    }
+}
+
 /// A request seen from one end, waiting for the other end to show up.
 #[derive(Debug, Clone, Copy)]
 struct End {
@@ -105,7 +142,7 @@ pub struct Linker {
     /// The server span each (pid, tid) is handling now.
     serving: FastMap<(u32, u32), u64>,
     /// Requests by (client address, server address, sequence number).
-    by_seq: Bounded<(SocketAddr, SocketAddr, u32), End>,
+    by_seq: Slots<(SocketAddr, SocketAddr, u32), End>,
     by_traceparent: Bounded<TraceParent, End>,
     /// Header values are chosen by whoever sends the request: the standard
     /// hasher, which resists chosen keys.
@@ -120,7 +157,7 @@ impl Default for Linker {
             next_id: 1,
             links: vec![(0, Link::default()); MAX_LINKS],
             serving: FastMap::default(),
-            by_seq: Bounded::new(MAX_WAITING_ENDS),
+            by_seq: Slots::new(MAX_WAITING_ENDS),
             by_traceparent: Bounded::new(MAX_WAITING_ENDS),
             by_request_id: Bounded::new(MAX_WAITING_ENDS),
             traces: Bounded::new(MAX_WAITING_ENDS),

@@ -265,7 +265,7 @@ impl Pipeline {
             if self.conns.len() >= MAX_CONNS {
                 self.evict_oldest();
             }
-            let process = self.process(e.pid, &e.comm);
+            let process = self.process(e.pid, &e.comm.text());
             self.conns.insert(
                 key,
                 Conn {
@@ -695,7 +695,7 @@ impl Pipeline {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::event::{Code, Process};
+    use crate::event::{Code, Comm, Process};
     use std::sync::Arc;
 
     fn pipeline() -> Pipeline {
@@ -730,7 +730,7 @@ mod tests {
             transport: Transport::Tcp,
             local: local.parse().unwrap(),
             remote: remote.parse().unwrap(),
-            comm: format!("p{pid}"),
+            comm: Comm::new(&format!("p{pid}")),
             what: SockWhat::Data {
                 direction: dir,
                 seq,

@@ -2014,7 +2014,7 @@ mod tests {
             transport: Transport::Tcp,
             local: addr("127.0.0.1:8080"),
             remote: addr("127.0.0.1:40000"),
-            comm: "api".to_owned(),
+            comm: crate::event::Comm::new("api"),
             what: SockWhat::Data {
                 direction: dir,
                 seq: 0,
