@@ -2,8 +2,8 @@
 //! columns of integers.
 //!
 //! The encoder lives on the writer thread. New dictionary entries are kept
-//! as pending rows and written before the facts that use them, in their own
-//! transactions, so a file cut off at any point never holds a fact whose id
+//! as pending rows and written with the facts that use them, in one
+//! transaction, so a file cut off at any point never holds a fact whose id
 //! has no entry.
 
 use std::collections::HashMap;

@@ -526,7 +526,9 @@ fn compact(path: &Path) -> Result<(), duckdb::Error> {
     renamed
 }
 
-/// Commits pending dictionary rows, then the buffered facts.
+/// Commits pending dictionary rows and the buffered facts, in one
+/// transaction: a file cut off at any point has both or neither, and one
+/// commit (one WAL sync) per flush instead of one per table.
 fn flush(
     conn: &Connection,
     enc: &mut Encoder,
@@ -534,6 +536,27 @@ fn flush(
     totals: &mut Totals,
     shared: &Shared,
 ) -> duckdb::Result<()> {
+    conn.execute_batch("BEGIN TRANSACTION")?;
+    match append_all(conn, enc, labels, totals) {
+        Ok(written) => {
+            conn.execute_batch("COMMIT")?;
+            shared.written.fetch_add(written, Ordering::Relaxed);
+            Ok(())
+        }
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            Err(e)
+        }
+    }
+}
+
+/// [`flush`]'s appends; the facts written.
+fn append_all(
+    conn: &Connection,
+    enc: &mut Encoder,
+    labels: &mut Vec<(&'static str, u32, u32, u32)>,
+    totals: &mut Totals,
+) -> duckdb::Result<u64> {
     write_dicts(conn, &mut enc.pending)?;
     if !labels.is_empty() {
         let mut app = conn.appender("labels")?;
@@ -578,8 +601,7 @@ fn flush(
     totals.spans += n.0;
     totals.flows += n.1;
     totals.samples += n.2;
-    shared.written.fetch_add(n.0 + n.1 + n.2, Ordering::Relaxed);
-    Ok(())
+    Ok(n.0 + n.1 + n.2)
 }
 
 fn write_dicts(conn: &Connection, p: &mut PendingDicts) -> duckdb::Result<()> {
