@@ -283,8 +283,11 @@ impl SessionWriter {
         let sent = self.tx.send(Msg::Finish(counters));
         let thread = self.thread.take().expect("finish runs once");
         let result = thread.join().map_err(|_| StoreError::WriterPanicked)?;
+        // A writer that stopped early has its own error to tell: the send
+        // failed because of it.
+        let summary = result?;
         sent.map_err(|_| StoreError::WriterGone)?;
-        result
+        Ok(summary)
     }
 }
 
