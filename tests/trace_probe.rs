@@ -34,21 +34,28 @@ fn data(e: &SockEvent) -> Option<(Direction, u64, &[u8])> {
     }
 }
 
-#[test]
-fn tcp_and_udp_payloads_with_addresses_and_lifecycle() {
-    if !common::root_or_skip("tcp_and_udp_payloads_with_addresses_and_lifecycle") {
-        return;
-    }
-    let me = std::process::id();
-    let (probe, rx) = capture::start(&CaptureConfig {
+/// The capture of this test process's sockets, 64 bytes of payload each.
+fn capture_me() -> (
+    dflow::probe::Probe,
+    std::sync::mpsc::Receiver<Vec<SockEvent>>,
+) {
+    capture::start(&CaptureConfig {
         filters: Filters {
-            pids: vec![me],
+            pids: vec![std::process::id()],
             ..Filters::default()
         },
         snaplen: 64,
         exclude_pid: 0,
     })
-    .unwrap();
+    .unwrap()
+}
+
+#[test]
+fn tcp_and_udp_payloads_with_addresses_and_lifecycle() {
+    if !common::root_or_skip("tcp_and_udp_payloads_with_addresses_and_lifecycle") {
+        return;
+    }
+    let (probe, rx) = capture_me();
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let server_addr = listener.local_addr().unwrap();
@@ -157,7 +164,6 @@ fn reads_in_progress_at_attach_and_each_mmsg_message() {
     if !common::root_or_skip("reads_in_progress_at_attach_and_each_mmsg_message") {
         return;
     }
-    let me = std::process::id();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let server_addr = listener.local_addr().unwrap();
     let (ready_tx, ready_rx) = std::sync::mpsc::channel();
@@ -172,15 +178,7 @@ fn reads_in_progress_at_attach_and_each_mmsg_message() {
     let mut client = TcpStream::connect(server_addr).unwrap();
     ready_rx.recv().unwrap();
     std::thread::sleep(Duration::from_millis(100));
-    let (probe, rx) = capture::start(&CaptureConfig {
-        filters: Filters {
-            pids: vec![me],
-            ..Filters::default()
-        },
-        snaplen: 64,
-        exclude_pid: 0,
-    })
-    .unwrap();
+    let (probe, rx) = capture_me();
     client.write_all(b"late hello").unwrap();
     assert_eq!(server.join().unwrap(), b"late hello");
 
