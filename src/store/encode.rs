@@ -7,6 +7,7 @@
 //! has no entry.
 
 use std::collections::HashMap;
+use std::collections::hash_map::Entry;
 use std::hash::Hash;
 use std::net::SocketAddr;
 
@@ -103,15 +104,15 @@ pub struct SpanColumns {
     pub span_id: Vec<u64>,
     /// `span_id - parent_span_id`, likewise.
     pub parent_offset: Vec<Option<i64>>,
+    /// Ids of the request's and the response's excerpt text, for spans
+    /// that have any.
+    pub request_text_id: Vec<Option<u32>>,
+    pub response_text_id: Vec<Option<u32>>,
 }
 
-/// Span excerpts, for the spans that have any, as ids of texts; and the
-/// texts not written yet.
+/// Excerpt texts not written yet (spans refer to them by id).
 #[derive(Debug, Default)]
 pub struct ExcerptColumns {
-    pub span_id: Vec<u64>,
-    pub request_id: Vec<u32>,
-    pub response_id: Vec<u32>,
     pub text_id: Vec<u32>,
     pub text: Vec<String>,
     /// Text bytes held, which bound a flush as much as the facts' count.
@@ -136,19 +137,20 @@ struct ExcerptTexts {
 impl ExcerptTexts {
     /// The id of `text`, and the text back when it is new (to be written).
     fn id(&mut self, text: String) -> (u32, Option<String>) {
-        if let Some(&id) = self.ids.get(&text) {
-            return (id, None);
-        }
-        if self.ids.len() >= EXCERPT_TEXTS {
+        if self.ids.len() >= EXCERPT_TEXTS && !self.ids.contains_key(&text) {
             self.ids.clear();
         }
-        let id = self.next;
-        self.next = self
-            .next
-            .checked_add(1)
-            .expect("fewer than 2^32 excerpt texts");
-        self.ids.insert(text.clone(), id);
-        (id, Some(text))
+        // One hash of the text, whether it is known or new.
+        match self.ids.entry(text) {
+            Entry::Occupied(known) => (*known.get(), None),
+            Entry::Vacant(new) => {
+                let id = self.next;
+                self.next = id.checked_add(1).expect("fewer than 2^32 excerpt texts");
+                let text = new.key().clone();
+                new.insert(id);
+                (id, Some(text))
+            }
+        }
     }
 }
 
@@ -302,14 +304,17 @@ impl Encoder {
         c.span_id.push(s.span_id);
         c.parent_offset
             .push(s.parent_span_id.map(|p| id_offset(s.span_id, p)));
-        if !s.request.is_empty() || !s.response.is_empty() {
-            let request_id = self.excerpt_text(s.request);
-            let response_id = self.excerpt_text(s.response);
-            let e = &mut self.excerpts;
-            e.span_id.push(s.span_id);
-            e.request_id.push(request_id);
-            e.response_id.push(response_id);
-        }
+        let (request_text_id, response_text_id) = if !s.request.is_empty() || !s.response.is_empty()
+        {
+            (
+                Some(self.excerpt_text(s.request)),
+                Some(self.excerpt_text(s.response)),
+            )
+        } else {
+            (None, None)
+        };
+        self.spans.request_text_id.push(request_text_id);
+        self.spans.response_text_id.push(response_text_id);
     }
 
     fn excerpt_text(&mut self, text: String) -> u32 {
@@ -359,6 +364,34 @@ impl Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn excerpt_texts_are_stored_once_while_remembered() {
+        let mut texts = ExcerptTexts::default();
+        let (first, new) = texts.id("GET / HTTP/1.1".to_owned());
+        assert_eq!((first, new.as_deref()), (0, Some("GET / HTTP/1.1")));
+        assert_eq!(texts.id("GET / HTTP/1.1".to_owned()), (0, None));
+        // Past the bound the memory starts afresh: ids keep growing, and a
+        // text seen before is stored again under a new id.
+        for i in 1..EXCERPT_TEXTS {
+            assert_eq!(
+                texts.id(format!("GET /{i}")),
+                (i as u32, Some(format!("GET /{i}")))
+            );
+        }
+        assert_eq!(texts.id("GET /7".to_owned()), (7, None));
+        let (next, new) = texts.id("POST /".to_owned());
+        assert_eq!(
+            (next, new.as_deref()),
+            (EXCERPT_TEXTS as u32, Some("POST /"))
+        );
+        let (again, new) = texts.id("GET / HTTP/1.1".to_owned());
+        assert_eq!(
+            (again, new.as_deref()),
+            (EXCERPT_TEXTS as u32 + 1, Some("GET / HTTP/1.1"))
+        );
+        assert!(texts.ids.len() <= EXCERPT_TEXTS);
+    }
 
     #[test]
     fn dictionaries_hand_out_dense_ids_once() {
