@@ -228,8 +228,7 @@ fn each_distinct_excerpt_is_stored_once_and_older_files_still_read() {
     conn.execute_batch(
         "CREATE TABLE excerpts AS
              SELECT CAST(('0x' || span_id)::BIGINT AS UBIGINT) AS span_id, request, response FROM excerpts_v;
-         DROP VIEW excerpts_v; DROP TABLE excerpt_texts;
-         ALTER TABLE spans DROP COLUMN request_text_id; ALTER TABLE spans DROP COLUMN response_text_id;
+         DROP VIEW excerpts_v; DROP TABLE span_excerpts; DROP TABLE excerpt_texts;
          CREATE VIEW excerpts_v AS SELECT printf('%016x', span_id) AS span_id, request, response FROM excerpts;",
     )
     .unwrap();

@@ -104,15 +104,15 @@ pub struct SpanColumns {
     pub span_id: Vec<u64>,
     /// `span_id - parent_span_id`, likewise.
     pub parent_offset: Vec<Option<i64>>,
-    /// Ids of the request's and the response's excerpt text, for spans
-    /// that have any.
-    pub request_text_id: Vec<Option<u32>>,
-    pub response_text_id: Vec<Option<u32>>,
 }
 
-/// Excerpt texts not written yet (spans refer to them by id).
+/// Span excerpts, for the spans that have any, as ids of texts; and the
+/// texts not written yet.
 #[derive(Debug, Default)]
 pub struct ExcerptColumns {
+    pub span_id: Vec<u64>,
+    pub request_id: Vec<u32>,
+    pub response_id: Vec<u32>,
     pub text_id: Vec<u32>,
     pub text: Vec<String>,
     /// Text bytes held, which bound a flush as much as the facts' count.
@@ -304,17 +304,14 @@ impl Encoder {
         c.span_id.push(s.span_id);
         c.parent_offset
             .push(s.parent_span_id.map(|p| id_offset(s.span_id, p)));
-        let (request_text_id, response_text_id) = if !s.request.is_empty() || !s.response.is_empty()
-        {
-            (
-                Some(self.excerpt_text(s.request)),
-                Some(self.excerpt_text(s.response)),
-            )
-        } else {
-            (None, None)
-        };
-        self.spans.request_text_id.push(request_text_id);
-        self.spans.response_text_id.push(response_text_id);
+        if !s.request.is_empty() || !s.response.is_empty() {
+            let request_id = self.excerpt_text(s.request);
+            let response_id = self.excerpt_text(s.response);
+            let e = &mut self.excerpts;
+            e.span_id.push(s.span_id);
+            e.request_id.push(request_id);
+            e.response_id.push(response_id);
+        }
     }
 
     fn excerpt_text(&mut self, text: String) -> u32 {

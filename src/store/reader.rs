@@ -381,8 +381,7 @@ impl Replay {
         };
 
         // Excerpts came with `dflow trace`, first one row of text per span
-        // (`excerpts`), then each distinct text once (`excerpt_texts`, by id
-        // from `spans`).
+        // (`excerpts`), then each distinct text once (`span_excerpts`).
         let has_table = |table: &str| -> Result<bool, StoreError> {
             conn.query_row(
                 "SELECT count(*) > 0 FROM duckdb_tables() WHERE database_name = ? AND table_name = ?",
@@ -391,12 +390,13 @@ impl Replay {
             )
             .map_err(db_err)
         };
-        let (excerpt_columns, excerpt_join) = if has_table("excerpt_texts")? {
+        let (excerpt_columns, excerpt_join) = if has_table("span_excerpts")? {
             (
                 "rq.text, rs.text",
                 format!(
-                    "LEFT JOIN {alias}.excerpt_texts rq ON rq.id = spans.request_text_id
-                     LEFT JOIN {alias}.excerpt_texts rs ON rs.id = spans.response_text_id"
+                    "LEFT JOIN {alias}.span_excerpts e USING (span_id)
+                     LEFT JOIN {alias}.excerpt_texts rq ON rq.id = e.request_id
+                     LEFT JOIN {alias}.excerpt_texts rs ON rs.id = e.response_id"
                 ),
             )
         } else if has_table("excerpts")? {

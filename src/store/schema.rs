@@ -57,16 +57,16 @@ CREATE TABLE spans (
     endpoint_id UINTEGER NOT NULL, process_id UINTEGER NOT NULL, tid UINTEGER NOT NULL,
     local_id UINTEGER NOT NULL, remote_id UINTEGER NOT NULL,
     req_bytes UINTEGER NOT NULL, resp_bytes UINTEGER NOT NULL,
-    trace_offset BIGINT NOT NULL, span_id UBIGINT NOT NULL, parent_offset BIGINT,
-    request_text_id UINTEGER, response_text_id UINTEGER
+    trace_offset BIGINT NOT NULL, span_id UBIGINT NOT NULL, parent_offset BIGINT
 );
 -- What a person reads of a call: the request's and the response's first
--- lines, headers or query (credentials redacted unless --no-redact), for
--- the spans whose request_text_id and response_text_id are set. Free text,
--- so kept out of the fact table, and each distinct text stored once
--- (repeated calls repeat their excerpts). Files written before this table
--- have `excerpts (span_id, request, response)` and no text ids in `spans`.
+-- lines, headers or query (credentials redacted unless --no-redact). Only
+-- for spans that have any; free text, so kept out of the fact table, and
+-- each distinct text stored once (repeated calls repeat their excerpts).
+-- Files written before these two tables have `excerpts (span_id, request,
+-- response)` instead.
 CREATE TABLE excerpt_texts (id UINTEGER NOT NULL, text VARCHAR NOT NULL);
+CREATE TABLE span_excerpts (span_id UBIGINT NOT NULL, request_id UINTEGER NOT NULL, response_id UINTEGER NOT NULL);
 CREATE TABLE flows (
     start_ns BIGINT NOT NULL, end_ns BIGINT NOT NULL,
     process_id UINTEGER NOT NULL, local_id UINTEGER NOT NULL, remote_id UINTEGER NOT NULL,
@@ -120,10 +120,10 @@ SELECT
 FROM spans s, dicts d;
 
 CREATE VIEW excerpts_v AS
-SELECT printf('%016x', s.span_id) AS span_id, rq.text AS request, rs.text AS response
-FROM spans s
-JOIN excerpt_texts rq ON rq.id = s.request_text_id
-JOIN excerpt_texts rs ON rs.id = s.response_text_id;
+SELECT printf('%016x', e.span_id) AS span_id, rq.text AS request, rs.text AS response
+FROM span_excerpts e
+JOIN excerpt_texts rq ON rq.id = e.request_id
+JOIN excerpt_texts rs ON rs.id = e.response_id;
 
 CREATE VIEW flows_v AS
 SELECT

@@ -577,6 +577,14 @@ fn append_all(
         ];
         append_batch(conn, "excerpt_texts", columns)?;
     }
+    if !excerpts.span_id.is_empty() {
+        let columns: Vec<ArrayRef> = vec![
+            Arc::new(UInt64Array::from(excerpts.span_id)),
+            Arc::new(UInt32Array::from(excerpts.request_id)),
+            Arc::new(UInt32Array::from(excerpts.response_id)),
+        ];
+        append_batch(conn, "span_excerpts", columns)?;
+    }
     let flows = std::mem::take(&mut enc.flows);
     let samples = std::mem::take(&mut enc.samples);
     let n = (
@@ -708,8 +716,6 @@ fn span_batch(c: super::encode::SpanColumns) -> Vec<ArrayRef> {
         trace_offset: permute(c.trace_offset, o),
         span_id: permute(c.span_id, o),
         parent_offset: permute(c.parent_offset, o),
-        request_text_id: permute(c.request_text_id, o),
-        response_text_id: permute(c.response_text_id, o),
     };
     vec![
         Arc::new(Int64Array::from(c.start_ns)),
@@ -729,8 +735,6 @@ fn span_batch(c: super::encode::SpanColumns) -> Vec<ArrayRef> {
         Arc::new(Int64Array::from(c.trace_offset)),
         Arc::new(UInt64Array::from(c.span_id)),
         Arc::new(Int64Array::from(c.parent_offset)),
-        Arc::new(UInt32Array::from(c.request_text_id)),
-        Arc::new(UInt32Array::from(c.response_text_id)),
     ]
 }
 
