@@ -81,6 +81,12 @@ fn doctor_json_reports_this_host() {
         names,
         ["flow", "l7_trace", "off_cpu", "on_cpu", "tls_capture"]
     );
+    // These machines have BTF, tp_btf and the sock tracepoints (6.18).
+    assert_eq!(
+        features["l7_trace"]["status"], "available",
+        "{}",
+        features["l7_trace"]
+    );
     for (name, f) in features {
         let status = f["status"].as_str().expect("status string");
         assert!(

@@ -185,22 +185,31 @@ impl Features {
     }
 }
 
+/// trace.bpf.c: tp_btf programs on sock:sock_send_length and
+/// sock:sock_recv_length (6.3+) for the data, sock:inet_sock_set_state for
+/// connect and close.
 fn l7_trace(host: &HostFacts, ring: &RingBufferCheck, types: &ProgramTypes) -> Feature {
-    if let Some(e) = &types.tracepoint.error {
-        return Feature::unavailable(format!("tracepoints do not work here: {e}"));
+    if !host.btf.available {
+        return Feature::unavailable(
+            "no kernel BTF (/sys/kernel/btf/vmlinux): the capture is tp_btf programs",
+        );
+    }
+    if let Some(e) = &types.tp_btf.error {
+        return Feature::unavailable(format!("tp_btf programs do not work here: {e}"));
     }
     if let Some(e) = &ring.error {
         return Feature::unavailable(format!("events do not reach userspace: {e}"));
     }
-    if !host.has_tracepoint("syscalls", "sys_enter_read") {
+    let data = ["sock_send_length", "sock_recv_length"];
+    if !data.iter().all(|name| host.has_tracepoint("sock", name)) {
         return Feature::unavailable(
-            "the kernel has no per-syscall tracepoints (CONFIG_FTRACE_SYSCALLS is off)",
+            "the kernel has no sock:sock_send_length/sock_recv_length tracepoints (Linux 6.3+)",
         );
     }
-    if !host.btf.available {
+    if !host.has_tracepoint("sock", "inet_sock_set_state") {
         return Feature::degraded(
-            "no kernel BTF: TCP sequence numbers cannot be read, so client and server spans \
-             are not linked by connection",
+            "no sock:inet_sock_set_state: connect and close are not seen, so a closed \
+             connection's unanswered requests end by timeout",
         );
     }
     Feature::available()
