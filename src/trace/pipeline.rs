@@ -15,8 +15,11 @@
 //!   (a read may wait long before a request arrives) to the exit of the one
 //!   that sent the response.
 //!
-//! Completed calls linger [`LINGER_NS`] before they are handed out as
-//! spans, so their trace links (`super::link`) are complete.
+//! Completed calls linger before they are handed out as spans, so their
+//! trace links (`super::link`) are complete: until events [`LINGER_NS`]
+//! later have been fed (the ring delivers in the order events were taken,
+//! so a link's other end is in by then however far behind dflow runs), or,
+//! when no events come, [`LINGER_IDLE_NS`] of the clock.
 //!
 //! Everything is bounded: connections ([`MAX_CONNS`], idle ones evicted),
 //! requests waiting per connection ([`MAX_WAITING`]), links.
@@ -30,8 +33,14 @@ use crate::event::{ProcessRef, Protocol, Role, SockEvent, SockWhat, Span, Status
 use crate::protocol::framer::Framer;
 use crate::protocol::{self, Direction, Kind, Message, Options, Outcome, Parse, Parser, Transport};
 
-/// How long a completed call waits for late trace links.
-pub const LINGER_NS: u64 = 100_000_000;
+/// How far the events fed must have moved past a completed call before it
+/// is handed out: the other end of a link is an event taken microseconds
+/// apart (more when its thread was preempted in between). 100 ms kept ~9k
+/// spans in flight at 90k/s, and touching them again cost a tenth of
+/// dflow's CPU in cache misses.
+pub const LINGER_NS: u64 = 25_000_000;
+/// How long a completed call waits by the clock when no later events come.
+pub const LINGER_IDLE_NS: u64 = 250_000_000;
 /// Connections tracked at once; the least recently active go first.
 pub const MAX_CONNS: usize = 65_536;
 /// Requests waiting for a response on one connection.
@@ -193,7 +202,10 @@ pub struct Pipeline {
     /// Completed calls by completion time, waiting out the linger.
     done: VecDeque<(u64, Call, ProcessRef)>,
     units: Vec<Parse>,
+    /// The clock: the latest of the events' times and the ticks'.
     now_ns: u64,
+    /// The latest time of an event fed.
+    event_ns: u64,
     stats: PipelineStats,
 }
 
@@ -208,6 +220,7 @@ impl Pipeline {
             done: VecDeque::new(),
             units: Vec::new(),
             now_ns: 0,
+            event_ns: 0,
             stats: PipelineStats::default(),
         }
     }
@@ -233,6 +246,7 @@ impl Pipeline {
     pub fn feed(&mut self, e: &SockEvent) {
         self.stats.events += 1;
         self.now_ns = self.now_ns.max(e.exit_ns);
+        self.event_ns = self.event_ns.max(e.exit_ns);
         let key = ConnKey {
             pid: e.pid,
             sock: e.sock,
@@ -640,7 +654,8 @@ impl Pipeline {
             }
         }
         while let Some((at, ..)) = self.done.front() {
-            if now.saturating_sub(*at) < LINGER_NS {
+            let events_moved_on = self.event_ns.saturating_sub(*at) >= LINGER_NS;
+            if !events_moved_on && now.saturating_sub(*at) < LINGER_IDLE_NS {
                 break;
             }
             let (_, call, process) = self.done.pop_front().expect("front exists");
@@ -800,7 +815,8 @@ mod tests {
         p.tick(59_000_000_000, &mut out);
         assert!(out.is_empty(), "not yet: HTTP waits 60 s");
         p.tick(61_000_000_000, &mut out);
-        p.tick(61_200_000_000, &mut out);
+        // No events after it: the clock's linger.
+        p.tick(61_000_000_000 + LINGER_IDLE_NS, &mut out);
         assert_eq!(out.len(), 1);
         assert_eq!(out[0].status, Status::Timeout);
         assert_eq!(out[0].duration_ns, 60_000_000_000);
@@ -814,6 +830,47 @@ mod tests {
         );
         assert_eq!(spans.len(), 1);
         assert_eq!(spans[0].status, Status::Error);
+    }
+
+    /// A completed call waits until events a linger later have been fed,
+    /// not merely until the clock says so: dflow running behind the ring
+    /// (its clock ahead of the events) must not hand out a span before the
+    /// other end of its link, already in the ring, is fed.
+    #[test]
+    fn calls_linger_until_later_events_are_fed() {
+        use Direction::{Egress, Ingress};
+        let mut p = pipeline();
+        let mut out = Vec::new();
+        p.feed(&data(2, Ingress, 100, 7, b"GET /x HTTP/1.1\r\n\r\n"));
+        p.feed(&data(
+            2,
+            Egress,
+            200,
+            9,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        ));
+        let done_ns = 201_000;
+        // The clock is well past the linger, the events are not.
+        p.tick(done_ns + 2 * LINGER_NS, &mut out);
+        assert!(out.is_empty(), "handed out before later events were fed");
+        // The client's write, fed late: it still links to the server span.
+        p.feed(&data(1, Egress, 90, 7, b"GET /x HTTP/1.1\r\n\r\n"));
+        p.tick(done_ns + 2 * LINGER_NS, &mut out);
+        assert!(out.is_empty());
+        // Events a linger later: out it goes, linked.
+        p.feed(&data(
+            1,
+            Ingress,
+            (done_ns + LINGER_NS) / 1000,
+            9,
+            b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+        ));
+        p.tick(done_ns + 2 * LINGER_NS, &mut out);
+        let server = out
+            .iter()
+            .find(|s| s.role == Role::Server)
+            .expect("the server span");
+        assert!(server.parent_span_id.is_some(), "linked to the late client");
     }
 
     #[test]
