@@ -38,6 +38,7 @@
 #define AF_INET  2
 #define AF_INET6 10
 #define MSG_PEEK 2
+#define PF_KTHREAD 0x00200000
 
 /* x86-64 syscall numbers. */
 #define NR_READ       0
@@ -216,6 +217,18 @@ static __always_inline struct pt_regs *syscall_regs(void)
 	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
 }
 
+/* Whether the current task is dflow's target: not dflow, not a kernel
+ * thread (whose saved registers hold no syscall: NFS, kernel TLS), and
+ * selected by the filters. */
+static __always_inline bool target(__u64 id)
+{
+	if ((__u32)(id >> 32) == dflow_self)
+		return false;
+	if (bpf_get_current_task_btf()->flags & PF_KTHREAD)
+		return false;
+	return dflow_task_wanted(id >> 32);
+}
+
 /*
  * Which message of the vector at `vec` a sendmmsg/recvmmsg is at: the
  * tracepoint fires once per message, in order. A thread's count restarts
@@ -266,7 +279,7 @@ static __always_inline int data(const struct sock *sk, int ret, int flags, __u8 
 	/* A peek is read again for real; errors and EOF moved nothing. */
 	if (ret <= 0 || (!egress && (flags & MSG_PEEK)))
 		return 0;
-	if ((__u32)(id >> 32) == dflow_self || !dflow_task_wanted(id >> 32))
+	if (!target(id))
 		return 0;
 	if (!inet_family(sk->__sk_common.skc_family))
 		return 0;
@@ -372,7 +385,7 @@ int BPF_PROG(dflow_tr_state, const struct sock *sk, int oldstate, int newstate)
 		kind = DFLOW_CLOSE;
 	else
 		return 0;
-	if ((__u32)(id >> 32) == dflow_self || !dflow_task_wanted(id >> 32))
+	if (!target(id))
 		return 0;
 	if (!inet_family(sk->__sk_common.skc_family) || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
