@@ -359,3 +359,74 @@ pub fn trace_view(spans: Vec<Span>, status: TraceStatus) -> anyhow::Result<()> {
     while !crate::tui::pump(&mut tui, &mut state, Duration::from_secs(3600))? {}
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use clap::Parser as _;
+
+    use super::*;
+    use crate::config::{CommandConfig, Config};
+    use crate::event::{Process, Protocol, Role, Status};
+
+    fn config(args: &[&str]) -> TraceConfig {
+        let cli =
+            crate::cli::Cli::try_parse_from(["dflow", "trace", "--no-tui"].iter().chain(args))
+                .unwrap();
+        match Config::from_cli(cli).unwrap().command {
+            CommandConfig::Trace(c) => *c,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    fn span(local: &str, remote: &str, status: Status, duration_ns: i64) -> Span {
+        Span {
+            start_ns: 0,
+            duration_ns,
+            protocol: Protocol::Dns,
+            role: Role::Server,
+            endpoint: "example.com A".into(),
+            status,
+            code: None,
+            req_bytes: 30,
+            resp_bytes: 46,
+            process: Arc::new(Process::bare(7, "dns")),
+            tid: 7,
+            local: local.parse().unwrap(),
+            remote: remote.parse().unwrap(),
+            trace_id: 1,
+            span_id: 1,
+            parent_span_id: None,
+            request: String::new(),
+            response: String::new(),
+        }
+    }
+
+    /// --port is judged again here: the kernel lets through datagrams of
+    /// unconnected sockets whose sender it cannot see.
+    #[test]
+    fn ports_statuses_and_latency_filter_spans() {
+        let any = config(&[]);
+        let on_53 = config(&["--port", "53"]);
+        let on_server = span("127.0.0.1:53", "127.0.0.1:40000", Status::Ok, 1_000);
+        let on_client = span("127.0.0.1:40000", "127.0.0.1:53", Status::Ok, 1_000);
+        let elsewhere = span("127.0.0.1:5353", "127.0.0.1:40000", Status::Ok, 1_000);
+        assert!(wanted(&any, &elsewhere));
+        assert!(wanted(&on_53, &on_server));
+        assert!(wanted(&on_53, &on_client));
+        assert!(!wanted(&on_53, &elsewhere));
+
+        let failing = config(&["--status", "client_error", "--min-latency", "1ms"]);
+        assert!(!wanted(&failing, &on_server), "ok, and fast");
+        let slow_error = span(
+            "127.0.0.1:53",
+            "127.0.0.1:1",
+            Status::ClientError,
+            2_000_000,
+        );
+        assert!(wanted(&failing, &slow_error));
+        let fast_error = span("127.0.0.1:53", "127.0.0.1:1", Status::ClientError, 999_999);
+        assert!(!wanted(&failing, &fast_error));
+    }
+}
