@@ -537,11 +537,11 @@ pub fn render(state: &FlameState, frame: &mut Frame) {
     } else if !state.tree.is_empty() {
         frame.render_widget(Paragraph::new(selected_line(state, &view)), info);
     }
-    frame.render_widget(
-        Paragraph::new(status_line(state, &view, status.width))
-            .style(Style::new().add_modifier(Modifier::REVERSED)),
-        status,
-    );
+    let parts = status_parts(state, &view)
+        .into_iter()
+        .map(|(importance, text)| (importance, Span::raw(text)))
+        .collect();
+    super::render_status_bar(frame, status, parts);
     if state.help {
         render_help(state, frame, area);
     }
@@ -704,9 +704,9 @@ fn search_share(state: &FlameState, view: &View) -> f64 {
     )
 }
 
-/// `99 Hz · on-cpu · 12,345 samples · 0 lost · …`, less what does not fit:
-/// the least telling parts go first.
-fn status_line(state: &FlameState, view: &View, width: u16) -> String {
+/// `99 Hz · on-cpu · 12,345 samples · 0 lost · …`, by importance: what does
+/// not fit goes, the least telling first.
+fn status_parts(state: &FlameState, view: &View) -> Vec<(u8, String)> {
     let s = &state.status;
     let mut parts: Vec<(u8, String)> = Vec::new();
     if let Some(flash) = state.flash {
@@ -738,18 +738,7 @@ fn status_line(state: &FlameState, view: &View, width: u16) -> String {
     }
     parts.push((7, clock(s.elapsed)));
     parts.push((5, "? help".to_owned()));
-    let fits = |parts: &[(u8, String)]| {
-        let text: usize = parts.iter().map(|(_, p)| p.chars().count()).sum();
-        1 + text + 3 * parts.len().saturating_sub(1) <= usize::from(width)
-    };
-    while parts.len() > 1 && !fits(&parts) {
-        // The least important, the rightmost of equals.
-        let lowest = parts.iter().map(|(p, _)| *p).min().unwrap_or(0);
-        let drop = parts.iter().rposition(|(p, _)| *p == lowest).unwrap_or(0);
-        parts.remove(drop);
-    }
-    let texts: Vec<String> = parts.into_iter().map(|(_, p)| p).collect();
-    format!(" {}", texts.join(" · "))
+    parts
 }
 
 fn render_help(state: &FlameState, frame: &mut Frame, area: Rect) {

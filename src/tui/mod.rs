@@ -15,7 +15,7 @@ use ratatui::Frame;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::{Constraint, Rect, Size};
 use ratatui::style::{Modifier, Style};
-use ratatui::text::Line;
+use ratatui::text::{Line, Span};
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::tui::terminal::Tui;
@@ -129,6 +129,32 @@ pub fn pump<W: Write, V: View>(
 }
 
 /// `12,345`.
+/// Draws a status bar in reverse video from (importance, part) pairs: the
+/// least important parts (the rightmost of equals) go until the rest fits,
+/// joined by ` · `.
+pub fn render_status_bar(frame: &mut Frame, area: Rect, mut parts: Vec<(u8, Span<'static>)>) {
+    let fits = |parts: &[(u8, Span)]| {
+        let text: usize = parts.iter().map(|(_, p)| p.width()).sum();
+        1 + text + 3 * parts.len().saturating_sub(1) <= usize::from(area.width)
+    };
+    while parts.len() > 1 && !fits(&parts) {
+        let lowest = parts.iter().map(|(p, _)| *p).min().unwrap_or(0);
+        let drop = parts.iter().rposition(|(p, _)| *p == lowest).unwrap_or(0);
+        parts.remove(drop);
+    }
+    let mut spans = vec![Span::raw(" ")];
+    for (i, (_, part)) in parts.into_iter().enumerate() {
+        if i > 0 {
+            spans.push(Span::raw(" · "));
+        }
+        spans.push(part);
+    }
+    frame.render_widget(
+        Paragraph::new(Line::from(spans)).style(Style::new().add_modifier(Modifier::REVERSED)),
+        area,
+    );
+}
+
 pub fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);

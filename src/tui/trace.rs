@@ -945,11 +945,7 @@ pub fn render(state: &TraceState, frame: &mut Frame) {
         _ => render_table(state, frame.buffer_mut(), body),
     }
     render_info(state, frame, info);
-    frame.render_widget(
-        Paragraph::new(status_line(state, status.width))
-            .style(Style::new().add_modifier(Modifier::REVERSED)),
-        status,
-    );
+    super::render_status_bar(frame, status, status_parts(state));
     if state.help {
         render_help(frame, area);
     }
@@ -1440,9 +1436,9 @@ fn render_info(state: &TraceState, frame: &mut Frame, area: Rect) {
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
 }
 
-/// `1,234 ev/s · 56,789 spans · 0 lost · …`, less what does not fit: the
-/// least telling parts go first.
-fn status_line(state: &TraceState, width: u16) -> Line<'static> {
+/// `1,234 ev/s · 56,789 spans · 0 lost · …`, by importance: what does not
+/// fit goes, the least telling first.
+fn status_parts(state: &TraceState) -> Vec<(u8, Text<'static>)> {
     let s = &state.status;
     let mut parts: Vec<(u8, Text<'static>)> = Vec::new();
     if let Some(note) = &s.note {
@@ -1479,24 +1475,7 @@ fn status_line(state: &TraceState, width: u16) -> Line<'static> {
     parts.push((7, Text::raw(format!("{mode} {}", clock(s.elapsed)))));
     parts.push((3, Text::raw("? help")));
     parts.push((1, Text::raw("q quit")));
-    let fits = |parts: &[(u8, Text)]| {
-        let text: usize = parts.iter().map(|(_, p)| p.width()).sum();
-        1 + text + 3 * parts.len().saturating_sub(1) <= usize::from(width)
-    };
-    while parts.len() > 1 && !fits(&parts) {
-        // The least important, the rightmost of equals.
-        let lowest = parts.iter().map(|(p, _)| *p).min().unwrap_or(0);
-        let drop = parts.iter().rposition(|(p, _)| *p == lowest).unwrap_or(0);
-        parts.remove(drop);
-    }
-    let mut spans = vec![Text::raw(" ")];
-    for (i, (_, part)) in parts.into_iter().enumerate() {
-        if i > 0 {
-            spans.push(Text::raw(" · "));
-        }
-        spans.push(part);
-    }
-    Line::from(spans)
+    parts
 }
 
 fn render_help(frame: &mut Frame, area: Rect) {
