@@ -1283,30 +1283,24 @@ fn options() -> Options {
         postproc_samples: 1e6,
         postproc_runs: 3,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| -> f64 {
-            args.next()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| panic!("{name} needs a number"))
-        };
-        match arg.as_str() {
-            "--pairs" => opts.pairs = value(&arg) as usize,
-            "--work-secs" => opts.work_secs = value(&arg),
-            "--runs" => opts.runs = value(&arg) as usize,
-            "--tui-runs" => opts.tui_runs = value(&arg) as usize,
-            "--postproc-secs" => opts.postproc_secs = Some(value(&arg)),
-            "--postproc-samples" => opts.postproc_samples = value(&arg),
-            "--postproc-runs" => opts.postproc_runs = value(&arg) as usize,
-            part if PARTS.contains(&part) => opts.parts.push(arg),
-            // cargo bench passes --bench; other flags are not ours either.
-            flag if flag.starts_with("--") => {}
-            other => panic!("unknown part {other:?}; the parts are {PARTS:?}"),
-        }
-    }
-    if opts.parts.is_empty() {
-        opts.parts = PARTS.iter().map(|s| (*s).to_owned()).collect();
-    }
+    let flags = [
+        "--pairs",
+        "--work-secs",
+        "--runs",
+        "--tui-runs",
+        "--postproc-secs",
+        "--postproc-samples",
+        "--postproc-runs",
+    ];
+    opts.parts = common::parse_args(&PARTS, &flags, |flag, value| match flag {
+        "--pairs" => opts.pairs = value as usize,
+        "--work-secs" => opts.work_secs = value,
+        "--runs" => opts.runs = value as usize,
+        "--tui-runs" => opts.tui_runs = value as usize,
+        "--postproc-secs" => opts.postproc_secs = Some(value),
+        "--postproc-samples" => opts.postproc_samples = value,
+        _ => opts.postproc_runs = value as usize,
+    });
     opts
 }
 

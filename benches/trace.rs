@@ -493,26 +493,13 @@ fn options() -> Options {
         pairs: 6,
         secs: 5.0,
     };
-    let mut args = std::env::args().skip(1);
-    while let Some(arg) = args.next() {
-        let mut value = |name: &str| -> f64 {
-            args.next()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or_else(|| panic!("{name} needs a number"))
-        };
-        match arg.as_str() {
-            "--record-secs" => opts.record_secs = value(&arg),
-            "--replays" => opts.replays = value(&arg) as usize,
-            "--pairs" => opts.pairs = value(&arg) as usize,
-            "--secs" => opts.secs = value(&arg),
-            part if PARTS.contains(&part) => opts.parts.push(arg),
-            flag if flag.starts_with("--") => {}
-            other => panic!("unknown part {other:?}; the parts are {PARTS:?}"),
-        }
-    }
-    if opts.parts.is_empty() {
-        opts.parts = PARTS.iter().map(|s| (*s).to_owned()).collect();
-    }
+    let flags = ["--record-secs", "--replays", "--pairs", "--secs"];
+    opts.parts = common::parse_args(&PARTS, &flags, |flag, value| match flag {
+        "--record-secs" => opts.record_secs = value,
+        "--replays" => opts.replays = value as usize,
+        "--pairs" => opts.pairs = value as usize,
+        _ => opts.secs = value,
+    });
     opts
 }
 

@@ -81,3 +81,28 @@ pub fn run_parts(
         let _ = std::fs::remove_dir_all(&dir);
     }
 }
+
+/// The benchmark's command line: the parts named (all of `parts` when none
+/// is), and each flag of `numeric` with its number, handed to `set`. Other
+/// flags are ignored: `cargo bench` passes `--bench`.
+pub fn parse_args(parts: &[&str], numeric: &[&str], mut set: impl FnMut(&str, f64)) -> Vec<String> {
+    let mut chosen = Vec::new();
+    let mut args = std::env::args().skip(1);
+    while let Some(arg) = args.next() {
+        if numeric.contains(&arg.as_str()) {
+            let value = args
+                .next()
+                .and_then(|v| v.parse().ok())
+                .unwrap_or_else(|| panic!("{arg} needs a number"));
+            set(&arg, value);
+        } else if parts.contains(&arg.as_str()) {
+            chosen.push(arg);
+        } else if !arg.starts_with("--") {
+            panic!("unknown part {arg:?}; the parts are {parts:?}");
+        }
+    }
+    if chosen.is_empty() {
+        chosen = parts.iter().map(|s| (*s).to_owned()).collect();
+    }
+    chosen
+}
