@@ -44,6 +44,11 @@ impl Comm {
         Comm(bytes)
     }
 
+    /// As the kernel keeps it.
+    pub fn bytes(self) -> [u8; 16] {
+        self.0
+    }
+
     /// The name as text (bytes that are not UTF-8 replaced).
     pub fn text(&self) -> std::borrow::Cow<'_, str> {
         let end = self.0.iter().position(|&b| b == 0).unwrap_or(self.0.len());

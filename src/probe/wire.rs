@@ -249,12 +249,9 @@ const _: () = assert!(size_of::<CommKey>() == 16);
 impl CommKey {
     /// The key for a comm; longer names are cut to the 15 bytes the kernel keeps.
     pub fn new(comm: &str) -> CommKey {
-        let mut key = CommKey {
-            comm: [0; COMM_LEN],
-        };
-        let n = comm.len().min(COMM_LEN - 1);
-        key.comm[..n].copy_from_slice(&comm.as_bytes()[..n]);
-        key
+        CommKey {
+            comm: Comm::new(comm).bytes(),
+        }
     }
 }
 
