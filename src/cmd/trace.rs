@@ -90,9 +90,6 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
         );
     }
     let writer = super::open_session(&config.capture, SessionKind::Trace)?;
-    // Loading parsed the kernel's BTF (~15 MB, freed): give the pages back.
-    // SAFETY: malloc_trim has no preconditions.
-    unsafe { libc::malloc_trim(0) };
     let mut pipeline = Pipeline::new(
         PipelineConfig {
             protocols: config.protocols.clone(),
