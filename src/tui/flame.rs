@@ -730,9 +730,7 @@ fn status_parts(state: &FlameState, view: &View) -> Vec<(u8, String)> {
         parts.push((6, "per thread".to_owned()));
     }
     if s.live {
-        let mib = s.self_rss_bytes as f64 / (1024.0 * 1024.0);
-        let own = format!("dflow {:.1}% CPU {mib:.0} MiB", s.self_cpu_pct);
-        parts.push((1, own));
+        parts.push((1, super::own_usage(s.self_cpu_pct, s.self_rss_bytes)));
     } else {
         parts.push((6, "replay".to_owned()));
     }

@@ -155,6 +155,12 @@ pub fn render_status_bar(frame: &mut Frame, area: Rect, mut parts: Vec<(u8, Span
     );
 }
 
+/// dflow's own cost, as a live status bar shows it.
+pub fn own_usage(cpu_pct: f64, rss_bytes: u64) -> String {
+    let mib = rss_bytes as f64 / (1024.0 * 1024.0);
+    format!("dflow {cpu_pct:.1}% CPU {mib:.0} MiB")
+}
+
 pub fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);

@@ -1467,8 +1467,7 @@ fn status_parts(state: &TraceState) -> Vec<(u8, Text<'static>)> {
         ));
     }
     if s.live {
-        let mib = s.self_rss_bytes as f64 / (1024.0 * 1024.0);
-        let own = format!("dflow {:.1}% CPU {mib:.0} MiB", s.self_cpu_pct);
+        let own = super::own_usage(s.self_cpu_pct, s.self_rss_bytes);
         parts.push((4, Text::raw(own)));
     }
     let mode = if s.live { "live" } else { "replay" };
