@@ -223,10 +223,7 @@ fn off_cpu_time_of_naps_and_the_target_exiting() {
 
 #[test]
 fn a_missing_pid_is_a_usage_error() {
-    let out = common::dflow(&["profile", "-p", "4194304", "--no-session"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("4194304"), "the pid is not named: {stderr}");
+    common::assert_missing_pid_is_a_usage_error("profile");
 }
 
 #[test]
@@ -234,10 +231,7 @@ fn without_privilege_exit_77() {
     if !common::root_or_skip("without_privilege_exit_77") {
         return;
     }
-    let out = common::dflow_as_nobody(&["profile", "-d", "1s", "--no-session"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(77), "{stderr}");
-    assert!(stderr.contains("CAP_BPF"), "{stderr}");
+    common::assert_no_privilege_exits_77("profile");
 }
 
 #[test]

@@ -706,15 +706,9 @@ fn the_capture_ends_when_the_traced_process_exits() {
 
 #[test]
 fn a_missing_pid_is_a_usage_error_and_no_privilege_exits_77() {
-    let out = common::dflow(&["trace", "-p", "4194304", "--no-session"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("4194304"), "the pid is not named: {stderr}");
+    common::assert_missing_pid_is_a_usage_error("trace");
     if !common::root_or_skip("a_missing_pid_is_a_usage_error_and_no_privilege_exits_77") {
         return;
     }
-    let out = common::dflow_as_nobody(&["trace", "-d", "1s", "--no-session"]);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(77), "{stderr}");
-    assert!(stderr.contains("CAP_BPF"), "{stderr}");
+    common::assert_no_privilege_exits_77("trace");
 }

@@ -109,3 +109,20 @@ pub fn compile_c(dir: &std::path::Path, name: &str, source: &str, flags: &[&str]
     assert!(status.success(), "cc failed");
     bin
 }
+
+/// `dflow COMMAND -p PID` for a pid that cannot exist: a usage error (exit
+/// 2) that names the pid.
+pub fn assert_missing_pid_is_a_usage_error(command: &str) {
+    let out = dflow(&[command, "-p", "4194304", "--no-session"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("4194304"), "the pid is not named: {stderr}");
+}
+
+/// `dflow COMMAND` as nobody: exit 77, naming the capability.
+pub fn assert_no_privilege_exits_77(command: &str) {
+    let out = dflow_as_nobody(&[command, "-d", "1s", "--no-session"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(77), "{stderr}");
+    assert!(stderr.contains("CAP_BPF"), "{stderr}");
+}
