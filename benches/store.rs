@@ -199,22 +199,24 @@ fn file_bytes(path: &Path) -> u64 {
         .sum()
 }
 
-/// Writes through the real session writer; returns (seconds, bytes).
-fn write_smart(path: &Path, batches: Vec<Vec<Span>>) -> (f64, u64) {
+/// Writes through the real session writer; returns (seconds to write the
+/// capture log, the log's bytes, the DuckDB file's bytes).
+fn write_smart(path: &Path, batches: Vec<Vec<Span>>) -> (f64, u64, u64) {
     let writer = SessionWriter::create(path, SessionMeta::now(SessionKind::Trace)).unwrap();
     let start = Instant::now();
     for batch in batches {
         writer.spans_wait(batch).unwrap();
     }
-    // Committed: everything is in the file (and its log) and would survive
-    // a kill -9. `finish` then computes statistics and compacts.
+    // Written: everything is in the capture log and would survive a
+    // kill -9. `finish` then converts it into DuckDB, with statistics.
     writer.flush().unwrap();
     let secs = start.elapsed().as_secs_f64();
+    let log_bytes = file_bytes(path);
     let end = Instant::now();
     let summary = writer.finish(Vec::new()).unwrap();
     FINISH_SECS.with(|f| f.set(end.elapsed().as_secs_f64()));
     assert_eq!(summary.dropped, 0);
-    (secs, file_bytes(path))
+    (secs, log_bytes, file_bytes(path))
 }
 
 thread_local! {
@@ -318,7 +320,7 @@ fn main() {
     let strings_path = dir.join("strings.duckdb");
     let string_bytes = write_strings(&strings_path, &batches);
     let smart_path = dir.join("smart.duckdb");
-    let (secs, smart_bytes) = write_smart(&smart_path, batches);
+    let (secs, log_bytes, smart_bytes) = write_smart(&smart_path, batches);
     let rate = n as f64 / secs;
     let per_span = smart_bytes as f64 / n as f64;
     let string_per_span = string_bytes as f64 / n as f64;
@@ -386,12 +388,14 @@ fn main() {
         string_bytes as f64 / smart_bytes as f64
     );
     println!(
-        "  append rate (writer, 1 thread) {:.2} M spans/s ({secs:.2} s to commit)",
-        rate / 1e6
+        "  capture log (writer, 1 thread) {:.2} M spans/s ({secs:.2} s), {log_bytes} bytes, {:.1} bytes/span",
+        rate / 1e6,
+        log_bytes as f64 / n as f64
     );
+    let finish = FINISH_SECS.with(|f| f.get());
     println!(
-        "  finish (stats, compaction)     {:.2} s",
-        FINISH_SECS.with(|f| f.get())
+        "  finish (DuckDB, stats, compact) {finish:.2} s ({:.2} M spans/s)",
+        n as f64 / finish / 1e6
     );
     println!(
         "  big session                    {big} spans, {big_bytes} bytes ({:.1} bytes/span)",

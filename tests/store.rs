@@ -618,6 +618,11 @@ fn sigterm_flushes_and_loses_nothing() {
     assert!(err.contains("being written by a running capture"), "{err}");
     assert!(err.contains(&format!("pid {}", child.id())), "{err}");
     assert!(err.contains("hint: "), "{err}");
+    // The hint's copy holds what was flushed, and converts on first open.
+    let copy = dir.0.join("copy.duckdb");
+    std::fs::copy(&path, &copy).unwrap();
+    let rows = query_json(&[&copy], "SELECT count(*) AS n FROM spans");
+    assert!(rows[0]["n"].as_u64().unwrap() >= 5000, "{rows:?}");
     std::thread::sleep(Duration::from_millis(500));
     // SAFETY: kill with a pid we own and a valid signal.
     assert_eq!(unsafe { libc::kill(child.id() as i32, libc::SIGTERM) }, 0);

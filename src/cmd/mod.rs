@@ -8,6 +8,8 @@ pub mod replay;
 pub mod sessions;
 pub mod trace;
 
+use anyhow::Context as _;
+
 use crate::config::{CommandConfig, Config};
 
 pub fn run(config: &Config) -> anyhow::Result<()> {
@@ -71,4 +73,35 @@ pub(crate) fn open_session(
         writer.label("session", 0, key, value);
     }
     Ok(Some(writer))
+}
+
+/// Ends the capture's session, if it has one: its counters under `source`,
+/// and the log converted into the DuckDB file, with a progress bar when
+/// that is slow. The file's path.
+pub(crate) fn close_session(
+    writer: Option<crate::store::SessionWriter>,
+    source: &str,
+    counters: crate::probe::ProbeCounters,
+    quiet: bool,
+) -> anyhow::Result<Option<std::path::PathBuf>> {
+    let Some(writer) = writer else {
+        return Ok(None);
+    };
+    let path = writer.path().to_owned();
+    let progress = crate::output::progress::Progress::new(
+        quiet,
+        "writing the session {bar:40} {bytes}/{total_bytes} {eta}",
+    );
+    let result = writer
+        .finish_with_progress(vec![(source.to_owned(), counters)], &mut |done, total| {
+            progress.update(done, total)
+        });
+    progress.done();
+    result.with_context(|| {
+        format!(
+            "the capture stays in {} as a log, converted when `dflow replay` or `dflow query` first opens it",
+            path.display()
+        )
+    })?;
+    Ok(Some(path))
 }

@@ -12,10 +12,10 @@ use std::path::Path;
 use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::config::{CaptureConfig, OutputConfig, ProfileConfig, ProfileOutputs, ProfileSource};
 use crate::output::events;
+use crate::output::progress::Progress;
 use crate::profile::fold::{Folded, Mode, Profile, Roots, Summary};
 use crate::profile::output::{self as files, OutputError, PprofMeta, SvgOptions};
 use crate::profile::sampler::{Sampler, SamplerConfig};
@@ -29,8 +29,6 @@ use crate::tui::flame::{FlameState, Status};
 const TICK: Duration = Duration::from_millis(20);
 /// How often the kernel's counts are read.
 const POLL: Duration = Duration::from_secs(1);
-/// Symbolization that takes longer than this gets a progress bar.
-const PROGRESS_AFTER: Duration = Duration::from_millis(500);
 
 pub fn run(config: &ProfileConfig, output: &OutputConfig) -> anyhow::Result<()> {
     match &config.source {
@@ -175,20 +173,16 @@ fn sample(
     // Back to the normal screen before the last read, so its progress bar
     // and the summary are seen.
     drop(view);
-    let progress = Progress::new(output.quiet);
-    let samples = sampler.poll(&mut |done, total| progress.update(done, total))?;
+    let progress = Progress::new(
+        output.quiet,
+        "symbolizing {bar:40} {pos}/{len} stacks {eta}",
+    );
+    let samples = sampler.poll(&mut |done, total| progress.update(done as u64, total as u64))?;
     progress.done();
     absorb(&mut profile, samples, writer.as_ref(), json_out.as_mut())?;
     let counters = sampler.finish()?;
     let duration_ns = unix_ns_now() - started_ns;
-    let session = match writer {
-        Some(writer) => {
-            let path = writer.path().to_owned();
-            writer.finish(vec![("profile".to_owned(), counters)])?;
-            Some(path)
-        }
-        None => None,
-    };
+    let session = super::close_session(writer, "profile", counters, output.quiet)?;
     if !output.quiet {
         if let Some(note) = &note {
             eprintln!("dflow: {note}; the profile covers what was sampled until then");
@@ -367,44 +361,6 @@ fn write_file(
     write(&mut out).with_context(context)?;
     out.flush().with_context(context)?;
     Ok(())
-}
-
-/// A progress bar on stderr for symbolization, shown only once it has
-/// taken longer than [`PROGRESS_AFTER`] and only on a terminal.
-struct Progress {
-    bar: ProgressBar,
-    started: Instant,
-    enabled: bool,
-}
-
-impl Progress {
-    fn new(quiet: bool) -> Progress {
-        use std::io::IsTerminal as _;
-        Progress {
-            bar: ProgressBar::hidden(),
-            started: Instant::now(),
-            enabled: !quiet && io::stderr().is_terminal(),
-        }
-    }
-
-    fn update(&self, done: usize, total: usize) {
-        if !self.enabled || self.started.elapsed() < PROGRESS_AFTER {
-            return;
-        }
-        if self.bar.is_hidden() {
-            self.bar.set_style(
-                ProgressStyle::with_template("symbolizing {bar:40} {pos}/{len} stacks {eta}")
-                    .expect("a valid template"),
-            );
-            self.bar.set_draw_target(ProgressDrawTarget::stderr());
-        }
-        self.bar.set_length(total as u64);
-        self.bar.set_position(done as u64);
-    }
-
-    fn done(&self) {
-        self.bar.finish_and_clear();
-    }
 }
 
 /// The live terminal view: restores the terminal when dropped.

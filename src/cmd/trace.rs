@@ -178,14 +178,7 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
     shown += emit(config, output, &mut spans, writer.as_ref(), &mut out)?;
     let stats = pipeline.stats();
     let waiting = pipeline.waiting();
-    let session = match writer {
-        Some(writer) => {
-            let path = writer.path().to_owned();
-            writer.finish(vec![("trace".to_owned(), counters)])?;
-            Some(path)
-        }
-        None => None,
-    };
+    let session = super::close_session(writer, "trace", counters, output.quiet)?;
     if !output.quiet {
         if let Some(note) = &note {
             eprintln!("dflow: {note}; the calls traced until then are above");

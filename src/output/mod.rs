@@ -4,6 +4,7 @@
 
 pub mod doctor;
 pub mod events;
+pub mod progress;
 pub mod schema;
 pub mod sessions;
 pub mod table;

@@ -181,6 +181,36 @@ pub struct SampleColumns {
     pub blocked_ns: Vec<u64>,
 }
 
+/// A label (`--tag key=value`) on a resource: key and value are ids in
+/// `strings`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Label {
+    pub resource: String,
+    pub resource_id: u32,
+    pub key: u32,
+    pub value: u32,
+}
+
+/// Everything one flush writes: new dictionary rows and the facts that use
+/// them. The capture's log holds a sequence of these; the DuckDB file gets
+/// each in one transaction.
+#[derive(Debug, Default)]
+pub struct Chunk {
+    pub dicts: PendingDicts,
+    pub labels: Vec<Label>,
+    pub spans: SpanColumns,
+    pub excerpts: ExcerptColumns,
+    pub flows: FlowColumns,
+    pub samples: SampleColumns,
+}
+
+impl Chunk {
+    /// Facts (spans, flows, samples) held.
+    pub fn facts(&self) -> u64 {
+        (self.spans.start_ns.len() + self.flows.start_ns.len() + self.samples.ts_ns.len()) as u64
+    }
+}
+
 /// How far `id` is behind `span_id` (negative: ahead), as stored.
 pub fn id_offset(span_id: u64, id: u64) -> i64 {
     span_id.wrapping_sub(id) as i64
@@ -202,17 +232,45 @@ pub struct Encoder {
     frames: Dict<Frame>,
     stacks: Dict<Vec<u32>>,
     excerpt_texts: ExcerptTexts,
-    pub pending: PendingDicts,
-    pub spans: SpanColumns,
-    pub excerpts: ExcerptColumns,
-    pub flows: FlowColumns,
-    pub samples: SampleColumns,
+    pending: PendingDicts,
+    labels: Vec<Label>,
+    spans: SpanColumns,
+    excerpts: ExcerptColumns,
+    flows: FlowColumns,
+    samples: SampleColumns,
 }
 
 impl Encoder {
     /// Facts buffered and not yet written.
     pub fn buffered(&self) -> usize {
         self.spans.start_ns.len() + self.flows.start_ns.len() + self.samples.ts_ns.len()
+    }
+
+    /// Excerpt text bytes buffered and not yet written.
+    pub fn buffered_text(&self) -> usize {
+        self.excerpts.bytes
+    }
+
+    /// Takes what is buffered, leaving the dictionaries.
+    pub fn take_chunk(&mut self) -> Chunk {
+        Chunk {
+            dicts: std::mem::take(&mut self.pending),
+            labels: std::mem::take(&mut self.labels),
+            spans: std::mem::take(&mut self.spans),
+            excerpts: std::mem::take(&mut self.excerpts),
+            flows: std::mem::take(&mut self.flows),
+            samples: std::mem::take(&mut self.samples),
+        }
+    }
+
+    pub fn label(&mut self, resource: &str, resource_id: u32, key: &str, value: &str) {
+        let (key, value) = (self.string(key), self.string(value));
+        self.labels.push(Label {
+            resource: resource.to_owned(),
+            resource_id,
+            key,
+            value,
+        });
     }
 
     pub fn string(&mut self, s: &str) -> u32 {

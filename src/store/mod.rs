@@ -35,16 +35,20 @@
 //!
 //! # Durability
 //!
-//! The writer commits at least once a second. Each commit goes to DuckDB's
-//! write-ahead log next to the file (`FILE.wal`); after a `kill -9` the file
-//! and its log open with everything committed. A clean end computes
-//! `endpoint_stats`, checkpoints the log into the file, and rewrites the file
-//! without the free blocks that checkpoints during the capture left.
+//! While its capture runs, a session file is a capture log
+//! ([`spool`]): the writer appends to it at least once a second, so after
+//! a `kill -9` it holds everything up to the last second. A clean end
+//! converts the log into the DuckDB file at the same path (written beside
+//! it and renamed over it), with `endpoint_stats`; a log left by a capture
+//! that did not end is converted by the first reader that opens it, with
+//! its end NULL. Appending to DuckDB during the capture cost ~40% of
+//! dflow's CPU and ~60 MB of its memory.
 
 pub mod encode;
 pub mod path;
 pub mod reader;
 pub mod schema;
+pub mod spool;
 pub mod writer;
 
 use std::path::PathBuf;
@@ -145,7 +149,7 @@ impl StoreError {
         match self {
             StoreError::Missing(_) => Some("list sessions with `dflow sessions`"),
             StoreError::Locked { .. } => Some(
-                "query it when the capture ends, or query a copy now (it holds what was checkpointed): cp FILE /tmp/copy.duckdb",
+                "query it when the capture ends, or query a copy now (it holds everything but the last second): cp FILE /tmp/copy.duckdb",
             ),
             StoreError::NewerSchema { .. } => Some("upgrade dflow to read this file"),
             StoreError::ReadOnly(_) => Some(

@@ -113,6 +113,9 @@ impl SessionSet {
             if !path.is_file() {
                 return Err(StoreError::Missing(path.clone()));
             }
+            if super::spool::is_log(path)? {
+                super::spool::recover(path)?;
+            }
             if !has_duckdb_magic(path)? {
                 return Err(StoreError::NotDuckDb {
                     path: path.clone(),

@@ -1,12 +1,15 @@
-//! The session writer: its own thread, a bounded channel, DuckDB appenders.
+//! The session writer: its own thread, a bounded channel, the capture log;
+//! and the DuckDB appends that turn a log into the session file.
 //!
 //! Producers hand over owned batches with [`SessionWriter::spans`] (and
 //! `flows`, `samples`); that never blocks: when the channel is full the
 //! batch is dropped and counted, and the count is stored in `counters` as
 //! source `store`. The thread encodes batches into dictionary ids and
-//! columns and writes them at least once a second ([`FLUSH_INTERVAL`]) or
-//! when [`MAX_BUFFERED`] facts are waiting. Each flush commits, so after a
-//! `kill -9` the file opens with everything up to the last flush.
+//! columns and appends them to the capture log ([`super::spool`]) at least
+//! once a second ([`FLUSH_INTERVAL`]) or when [`MAX_BUFFERED`] facts are
+//! waiting, so after a `kill -9` the file holds everything up to the last
+//! flush. [`SessionWriter::finish`] converts the log into DuckDB
+//! ([`Database`]).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,8 +25,9 @@ use duckdb::arrow::array::{
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::{Connection, params};
 
-use super::encode::{Encoder, PendingDicts};
+use super::encode::{Chunk, Encoder, PendingDicts};
 use super::schema;
+use super::spool::{self, Counter, LogWriter};
 use super::{SessionKind, StoreError};
 use crate::event::{Flow, Sample, Span};
 use crate::probe::ProbeCounters;
@@ -32,15 +36,13 @@ use crate::probe::ProbeCounters;
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Facts buffered before an early flush, which bounds the writer's memory.
-/// Large flushes are what make DuckDB fast: at 32k facts the store
-/// benchmark appended 1.0 M spans/s and packed 26.5 bytes a span, at 256k
-/// 2.1 M/s and 24.9.
+/// Each flush is one chunk of the log and one DuckDB transaction when it is
+/// converted. Large transactions are what make DuckDB fast: at 32k facts the
+/// store benchmark appended 1.0 M spans/s and packed 26.5 bytes a span, at
+/// 256k 2.1 M/s and 24.9.
 pub const MAX_BUFFERED: usize = 256 * 1024;
 
-/// Excerpt text buffered before an early flush: a flush holds its batch
-/// two or three times over (columns, Arrow arrays, DuckDB's own copy). 8 MB
-/// rather than 4 took the trace pipeline with its session from 0.94 to 1.2
-/// M events/s, for ~8 MB more at peak.
+/// Excerpt text buffered before an early flush.
 pub const MAX_BUFFERED_TEXT: usize = 8 * 1024 * 1024;
 
 /// Facts queued for the writer thread at most; past it, `spans()`,
@@ -105,6 +107,10 @@ enum Msg {
     Finish(Vec<(String, ProbeCounters)>),
 }
 
+/// What the writer thread hands back: the counts, and the log (still
+/// locked) when its capture ended cleanly, to be converted.
+type Written = (Totals, Option<std::fs::File>);
+
 impl Shared {
     /// The writer took `n` facts off the queue (queued by `offer` or by a
     /// waiting send, which does not count them: saturate at zero).
@@ -123,7 +129,7 @@ struct Shared {
     dropped: AtomicU64,
     /// Facts queued and not yet taken by the writer thread.
     queued: AtomicU64,
-    /// Facts committed to the file.
+    /// Facts written to the log.
     written: AtomicU64,
 }
 
@@ -136,13 +142,15 @@ pub struct WriteSummary {
     pub samples: u64,
     /// Facts the writer could not keep up with.
     pub dropped: u64,
+    /// How the log was cut, when it was (a full disk).
+    pub torn: Option<String>,
 }
 
 pub struct SessionWriter {
     path: PathBuf,
     tx: SyncSender<Msg>,
     shared: Arc<Shared>,
-    thread: Option<JoinHandle<Result<WriteSummary, StoreError>>>,
+    thread: Option<JoinHandle<Result<Written, StoreError>>>,
 }
 
 impl std::fmt::Debug for SessionWriter {
@@ -154,49 +162,27 @@ impl std::fmt::Debug for SessionWriter {
 }
 
 impl SessionWriter {
-    /// Creates the session file (mode 0600; it must not exist), its schema
-    /// and its `session` row, and starts the writer thread.
+    /// Creates the session file (mode 0600; it must not exist) as a
+    /// capture log holding the session's metadata, and starts the writer
+    /// thread.
     pub fn create(path: &Path, meta: SessionMeta) -> Result<SessionWriter, StoreError> {
-        if path.exists() {
-            return Err(StoreError::Exists(path.to_owned()));
-        }
+        let log = LogWriter::create(path, &meta)?;
         let (tx, rx) = sync_channel(CHANNEL_BATCHES);
-        let (ready_tx, ready_rx) = sync_channel(1);
         let shared = Arc::new(Shared::default());
         let thread = std::thread::Builder::new()
             .name("session-writer".into())
             .spawn({
                 let path = path.to_owned();
                 let shared = Arc::clone(&shared);
-                move || {
-                    let _private = PrivateUmask::hold();
-                    let conn = match open_new(&path, &meta) {
-                        Ok(conn) => {
-                            let _ = ready_tx.send(Ok(()));
-                            conn
-                        }
-                        Err(e) => {
-                            let _ = ready_tx.send(Err(e));
-                            return Err(StoreError::WriterGone);
-                        }
-                    };
-                    run(conn, path, &rx, &shared)
-                }
+                move || run(log, &path, &rx, &shared)
             })
             .map_err(StoreError::Thread)?;
-        match ready_rx.recv() {
-            Ok(Ok(())) => Ok(SessionWriter {
-                path: path.to_owned(),
-                tx,
-                shared,
-                thread: Some(thread),
-            }),
-            Ok(Err(e)) => {
-                let _ = thread.join();
-                Err(e)
-            }
-            Err(_) => Err(StoreError::WriterGone),
-        }
+        Ok(SessionWriter {
+            path: path.to_owned(),
+            tx,
+            shared,
+            thread: Some(thread),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -264,12 +250,12 @@ impl SessionWriter {
         self.shared.dropped.load(Ordering::Relaxed)
     }
 
-    /// Facts committed to the file so far.
+    /// Facts written to the file so far.
     pub fn written(&self) -> u64 {
         self.shared.written.load(Ordering::Relaxed)
     }
 
-    /// Waits until everything queued so far is committed.
+    /// Waits until everything queued so far is written.
     pub fn flush(&self) -> Result<(), StoreError> {
         let (ack_tx, ack_rx) = sync_channel(1);
         self.tx
@@ -279,10 +265,20 @@ impl SessionWriter {
     }
 
     /// Writes what is queued, the probes' counters and the end time, and
-    /// closes the file.
+    /// converts the log into the DuckDB file.
     pub fn finish(
+        self,
+        counters: Vec<(String, ProbeCounters)>,
+    ) -> Result<WriteSummary, StoreError> {
+        self.finish_with_progress(counters, &mut |_, _| {})
+    }
+
+    /// [`Self::finish`], telling `progress` how far the conversion is
+    /// (bytes of the log read, bytes in all).
+    pub fn finish_with_progress(
         mut self,
         counters: Vec<(String, ProbeCounters)>,
+        progress: &mut dyn FnMut(u64, u64),
     ) -> Result<WriteSummary, StoreError> {
         // A blocking send: the end of a session must not be dropped.
         let sent = self.tx.send(Msg::Finish(counters));
@@ -290,16 +286,26 @@ impl SessionWriter {
         let result = thread.join().map_err(|_| StoreError::WriterPanicked)?;
         // A writer that stopped early has its own error to tell: the send
         // failed because of it.
-        let summary = result?;
+        let (totals, log) = result?;
         sent.map_err(|_| StoreError::WriterGone)?;
-        Ok(summary)
+        let log = log.ok_or(StoreError::WriterGone)?;
+        let converted = spool::convert(&self.path, log, progress)?;
+        Ok(WriteSummary {
+            path: self.path.clone(),
+            spans: totals.spans,
+            flows: totals.flows,
+            samples: totals.samples,
+            dropped: self.shared.dropped.load(Ordering::Relaxed),
+            torn: converted.torn,
+        })
     }
 }
 
 impl Drop for SessionWriter {
     fn drop(&mut self) {
-        // Dropped without finish (an error path): commit what is queued and
-        // close; the session's end stays NULL, as after a crash.
+        // Dropped without finish (an error path): write what is queued and
+        // close; the log stays as after a crash, and is converted when it is
+        // first opened, with its end NULL.
         if let Some(thread) = self.thread.take() {
             let (tx, _) = sync_channel(1);
             drop(std::mem::replace(&mut self.tx, tx));
@@ -308,48 +314,152 @@ impl Drop for SessionWriter {
     }
 }
 
-/// The session writer's DuckDB memory limit while appending, and for the
-/// statistics at the end.
-const WRITER_MEMORY: &str = "16MB";
+/// DuckDB's memory limit while appending a log, and for the statistics at
+/// the end.
+const APPEND_MEMORY: &str = "16MB";
 const FINISH_MEMORY: &str = "2GB";
 
-/// Creates the file with mode 0600 and the schema.
-fn open_new(path: &Path, meta: &SessionMeta) -> Result<Connection, StoreError> {
-    let db_err = |source| StoreError::Db {
-        path: path.to_owned(),
-        source,
-    };
-    // DuckDB's buffer pool would take up to 80% of RAM; appends need little,
-    // and dflow must stay small beside the services it watches.
-    let config = duckdb::Config::default()
-        .threads(1)
-        .map_err(db_err)?
-        .with("memory_limit", WRITER_MEMORY)
-        .map_err(db_err)?
-        .with("autoinstall_known_extensions", "false")
-        .map_err(db_err)?
-        .with("autoload_known_extensions", "false")
+/// A session's DuckDB file being written from its log: the schema and
+/// `session` row at [`Database::create`], one transaction per chunk.
+pub(super) struct Database {
+    conn: Connection,
+    path: PathBuf,
+    facts: u64,
+    _private: PrivateUmask,
+}
+
+impl Database {
+    /// Creates the file with mode 0600, the schema and the `session` row.
+    pub(super) fn create(path: &Path, meta: &SessionMeta) -> Result<Database, StoreError> {
+        let private = PrivateUmask::hold();
+        let db_err = |source| StoreError::Db {
+            path: path.to_owned(),
+            source,
+        };
+        // DuckDB's buffer pool would take up to 80% of RAM; appends need
+        // little, and dflow must stay small beside the services it watches.
+        let config = duckdb::Config::default()
+            .threads(1)
+            .map_err(db_err)?
+            .with("memory_limit", APPEND_MEMORY)
+            .map_err(db_err)?
+            .with("autoinstall_known_extensions", "false")
+            .map_err(db_err)?
+            .with("autoload_known_extensions", "false")
+            .map_err(db_err)?;
+        let conn = Connection::open_with_flags(path, config).map_err(db_err)?;
+        set_private(path)?;
+        conn.execute_batch(&schema::create_sql()).map_err(db_err)?;
+        conn.execute_batch(&schema::enum_rows()).map_err(db_err)?;
+        conn.execute(
+            "INSERT INTO session VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL)",
+            params![
+                schema::SCHEMA_VERSION,
+                meta.kind.as_str(),
+                meta.dflow_version,
+                meta.host,
+                meta.kernel,
+                meta.command_line,
+                meta.started_ns,
+                meta.doctor,
+            ],
+        )
         .map_err(db_err)?;
-    let conn = Connection::open_with_flags(path, config).map_err(db_err)?;
-    set_private(path)?;
-    conn.execute_batch(&schema::create_sql()).map_err(db_err)?;
-    conn.execute_batch(&schema::enum_rows()).map_err(db_err)?;
-    conn.execute(
-        "INSERT INTO session VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?, NULL)",
-        params![
-            schema::SCHEMA_VERSION,
-            meta.kind.as_str(),
-            meta.dflow_version,
-            meta.host,
-            meta.kernel,
-            meta.command_line,
-            meta.started_ns,
-            meta.doctor,
-        ],
-    )
-    .map_err(db_err)?;
-    conn.execute_batch("CHECKPOINT").map_err(db_err)?;
-    Ok(conn)
+        Ok(Database {
+            conn,
+            path: path.to_owned(),
+            facts: 0,
+            _private: private,
+        })
+    }
+
+    fn db_err(&self, source: duckdb::Error) -> StoreError {
+        StoreError::Db {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    /// Appends a chunk's dictionary rows and facts in one transaction: a
+    /// file cut off at any point has both or neither.
+    pub(super) fn append(&mut self, chunk: Chunk) -> Result<(), StoreError> {
+        let conn = &self.conn;
+        let result =
+            conn.execute_batch("BEGIN TRANSACTION")
+                .and_then(|()| match append_all(conn, chunk) {
+                    Ok(n) => conn.execute_batch("COMMIT").map(|()| n),
+                    Err(e) => {
+                        let _ = conn.execute_batch("ROLLBACK");
+                        Err(e)
+                    }
+                });
+        match result {
+            Ok(n) => {
+                self.facts += n;
+                Ok(())
+            }
+            Err(e) => Err(self.db_err(e)),
+        }
+    }
+
+    pub(super) fn counters(&mut self, rows: &[Counter]) -> Result<(), StoreError> {
+        let result = (|| {
+            let mut app = self.conn.appender("counters")?;
+            for (source, delivered, lost) in rows {
+                app.append_row(params![source, delivered, lost])?;
+            }
+            app.flush()
+        })();
+        result.map_err(|e| self.db_err(e))
+    }
+
+    /// The clean end: `endpoint_stats` and the end time.
+    pub(super) fn end(&mut self, ended_ns: i64) -> Result<(), StoreError> {
+        // The small memory limit is for appends; the end-of-session
+        // statistics sort every span and may use more.
+        let result = self
+            .conn
+            .execute_batch(&format!("SET memory_limit = '{FINISH_MEMORY}'"))
+            .and_then(|()| self.conn.execute_batch(&schema::rollup_sql()))
+            .and_then(|()| {
+                self.conn
+                    .execute("UPDATE session SET ended_ns = ?", params![ended_ns])
+                    .map(drop)
+            });
+        result.map_err(|e| self.db_err(e))
+    }
+
+    /// Checkpoints and closes the file, compacted; the facts it holds.
+    pub(super) fn close(self) -> Result<u64, StoreError> {
+        let free_blocks: i64 = self
+            .conn
+            .execute_batch("CHECKPOINT")
+            .and_then(|()| {
+                self.conn.query_row(
+                    "SELECT free_blocks FROM pragma_database_size() WHERE database_name = current_database()",
+                    [],
+                    |r| r.get(0),
+                )
+            })
+            .map_err(|e| self.db_err(e))?;
+        let Database {
+            conn,
+            path,
+            facts,
+            _private,
+            ..
+        } = self;
+        drop(conn);
+        if free_blocks > 0 {
+            // Checkpoints while appending rewrite the table's last row
+            // group and leave the old blocks free; rewrite the file without
+            // them. On failure the uncompacted file stays, complete.
+            if let Err(e) = compact(&path) {
+                eprintln!("dflow: note: could not compact {}: {e}", path.display());
+            }
+        }
+        Ok(facts)
+    }
 }
 
 /// Holds the process umask at 077 while any session writer is open, so the
@@ -401,21 +511,32 @@ struct Totals {
 }
 
 fn run(
-    conn: Connection,
-    path: PathBuf,
+    mut log: LogWriter,
+    path: &Path,
     rx: &Receiver<Msg>,
     shared: &Shared,
-) -> Result<WriteSummary, StoreError> {
-    let db_err = |source| StoreError::Db {
-        path: path.clone(),
+) -> Result<Written, StoreError> {
+    let io_err = |source| StoreError::Io {
+        path: path.to_owned(),
         source,
     };
     let mut enc = Encoder::default();
-    let mut labels: Vec<(&'static str, u32, u32, u32)> = Vec::new();
     let mut totals = Totals {
         spans: 0,
         flows: 0,
         samples: 0,
+    };
+    let mut flush = |enc: &mut Encoder, totals: &mut Totals| -> Result<(), StoreError> {
+        let chunk = enc.take_chunk();
+        if chunk.facts() == 0 && chunk.dicts.is_empty() && chunk.labels.is_empty() {
+            return Ok(());
+        }
+        log.chunk(&chunk).map_err(io_err)?;
+        totals.spans += chunk.spans.start_ns.len() as u64;
+        totals.flows += chunk.flows.start_ns.len() as u64;
+        totals.samples += chunk.samples.ts_ns.len() as u64;
+        shared.written.fetch_add(chunk.facts(), Ordering::Relaxed);
+        Ok(())
     };
     let mut deadline = Instant::now() + FLUSH_INTERVAL;
     let mut finish: Option<Vec<(String, ProbeCounters)>> = None;
@@ -439,12 +560,9 @@ fn run(
                 resource_id,
                 key,
                 value,
-            }) => {
-                let (k, v) = (enc.string(&key), enc.string(&value));
-                labels.push((resource, resource_id, k, v));
-            }
+            }) => enc.label(resource, resource_id, &key, &value),
             Ok(Msg::Flush(ack)) => {
-                flush(&conn, &mut enc, &mut labels, &mut totals, shared).map_err(db_err)?;
+                flush(&mut enc, &mut totals)?;
                 deadline = Instant::now() + FLUSH_INTERVAL;
                 let _ = ack.send(());
             }
@@ -456,59 +574,29 @@ fn run(
             Err(RecvTimeoutError::Disconnected) => break,
         }
         if enc.buffered() >= MAX_BUFFERED
-            || enc.excerpts.bytes >= MAX_BUFFERED_TEXT
+            || enc.buffered_text() >= MAX_BUFFERED_TEXT
             || Instant::now() >= deadline
         {
-            flush(&conn, &mut enc, &mut labels, &mut totals, shared).map_err(db_err)?;
+            flush(&mut enc, &mut totals)?;
             deadline = Instant::now() + FLUSH_INTERVAL;
         }
     }
-    flush(&conn, &mut enc, &mut labels, &mut totals, shared).map_err(db_err)?;
-    let dropped = shared.dropped.load(Ordering::Relaxed);
-    let finished = finish.is_some();
-    if let Some(counters) = finish {
-        let mut app = conn.appender("counters").map_err(db_err)?;
-        for (source, c) in &counters {
-            app.append_row(params![source, c.delivered, c.lost])
-                .map_err(db_err)?;
-        }
-        let stored = totals.spans + totals.flows + totals.samples;
-        app.append_row(params!["store", stored, dropped])
-            .map_err(db_err)?;
-        app.flush().map_err(db_err)?;
-        drop(app);
-        // The capture's small memory limit is for appends; the end-of-session
-        // statistics sort every span and may use more.
-        conn.execute_batch(&format!("SET memory_limit = '{FINISH_MEMORY}'"))
-            .map_err(db_err)?;
-        conn.execute_batch(&schema::rollup_sql()).map_err(db_err)?;
-        conn.execute("UPDATE session SET ended_ns = ?", params![unix_ns_now()])
-            .map_err(db_err)?;
-    }
-    conn.execute_batch("CHECKPOINT").map_err(db_err)?;
-    let free_blocks: i64 = conn
-        .query_row(
-            "SELECT free_blocks FROM pragma_database_size() WHERE database_name = current_database()",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(db_err)?;
-    drop(conn);
-    if finished && free_blocks > 0 {
-        // Checkpoints during the capture rewrite the table's last row group
-        // and leave the old blocks free; a clean end rewrites the file
-        // without them. On failure the uncompacted file stays, complete.
-        if let Err(e) = compact(&path) {
-            eprintln!("dflow: note: could not compact {}: {e}", path.display());
-        }
-    }
-    Ok(WriteSummary {
-        path,
-        spans: totals.spans,
-        flows: totals.flows,
-        samples: totals.samples,
-        dropped,
-    })
+    flush(&mut enc, &mut totals)?;
+    let Some(counters) = finish else {
+        return Ok((totals, None));
+    };
+    let mut rows: Vec<Counter> = counters
+        .into_iter()
+        .map(|(source, c)| (source, c.delivered, c.lost))
+        .collect();
+    let stored = totals.spans + totals.flows + totals.samples;
+    rows.push((
+        "store".to_owned(),
+        stored,
+        shared.dropped.load(Ordering::Relaxed),
+    ));
+    log.finish(&rows, unix_ns_now()).map_err(io_err)?;
+    Ok((totals, Some(log.into_file())))
 }
 
 /// Rewrites the session file into a fresh one (no free blocks) and renames
@@ -534,47 +622,25 @@ fn compact(path: &Path) -> Result<(), duckdb::Error> {
     renamed
 }
 
-/// Commits pending dictionary rows and the buffered facts, in one
-/// transaction: a file cut off at any point has both or neither, and one
-/// commit (one WAL sync) per flush instead of one per table.
-fn flush(
-    conn: &Connection,
-    enc: &mut Encoder,
-    labels: &mut Vec<(&'static str, u32, u32, u32)>,
-    totals: &mut Totals,
-    shared: &Shared,
-) -> duckdb::Result<()> {
-    conn.execute_batch("BEGIN TRANSACTION")?;
-    match append_all(conn, enc, labels, totals) {
-        Ok(written) => {
-            conn.execute_batch("COMMIT")?;
-            shared.written.fetch_add(written, Ordering::Relaxed);
-            Ok(())
-        }
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            Err(e)
-        }
-    }
-}
-
-/// [`flush`]'s appends; the facts written.
-fn append_all(
-    conn: &Connection,
-    enc: &mut Encoder,
-    labels: &mut Vec<(&'static str, u32, u32, u32)>,
-    totals: &mut Totals,
-) -> duckdb::Result<u64> {
-    write_dicts(conn, &mut enc.pending)?;
+/// [`Database::append`]'s appends; the facts written.
+fn append_all(conn: &Connection, chunk: Chunk) -> duckdb::Result<u64> {
+    let n = chunk.facts();
+    let Chunk {
+        mut dicts,
+        labels,
+        spans,
+        excerpts,
+        flows,
+        samples,
+    } = chunk;
+    write_dicts(conn, &mut dicts)?;
     if !labels.is_empty() {
         let mut app = conn.appender("labels")?;
-        for (resource, id, key, value) in labels.drain(..) {
-            app.append_row(params![resource, id, key, value])?;
+        for l in labels {
+            app.append_row(params![l.resource, l.resource_id, l.key, l.value])?;
         }
         app.flush()?;
     }
-    let spans = std::mem::take(&mut enc.spans);
-    let excerpts = std::mem::take(&mut enc.excerpts);
     if !excerpts.text_id.is_empty() {
         let columns: Vec<ArrayRef> = vec![
             Arc::new(UInt32Array::from(excerpts.text_id)),
@@ -590,26 +656,16 @@ fn append_all(
         ];
         append_batch(conn, "span_excerpts", columns)?;
     }
-    let flows = std::mem::take(&mut enc.flows);
-    let samples = std::mem::take(&mut enc.samples);
-    let n = (
-        spans.start_ns.len() as u64,
-        flows.start_ns.len() as u64,
-        samples.ts_ns.len() as u64,
-    );
-    if n.0 > 0 {
+    if !spans.start_ns.is_empty() {
         append_batch(conn, "spans", span_batch(spans))?;
     }
-    if n.1 > 0 {
+    if !flows.start_ns.is_empty() {
         append_batch(conn, "flows", flow_batch(flows))?;
     }
-    if n.2 > 0 {
+    if !samples.ts_ns.is_empty() {
         append_batch(conn, "samples", sample_batch(samples))?;
     }
-    totals.spans += n.0;
-    totals.flows += n.1;
-    totals.samples += n.2;
-    Ok(n.0 + n.1 + n.2)
+    Ok(n)
 }
 
 fn write_dicts(conn: &Connection, p: &mut PendingDicts) -> duckdb::Result<()> {
