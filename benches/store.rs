@@ -394,7 +394,7 @@ fn main() {
     );
     let finish = FINISH_SECS.with(|f| f.get());
     println!(
-        "  finish (DuckDB, stats, compact) {finish:.2} s ({:.2} M spans/s)",
+        "  conversion into DuckDB + stats {finish:.2} s ({:.2} M spans/s)",
         n as f64 / finish / 1e6
     );
     println!(

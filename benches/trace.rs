@@ -413,25 +413,19 @@ impl Tracer {
     }
 
     /// Stops the capture; how long its end took (the session's conversion
-    /// into DuckDB) and its peak RSS over its whole life, in bytes.
-    fn stop(self) -> (f64, u64) {
-        let pid = self.child.0.id() as i32;
+    /// into DuckDB) and its peak RSS over its whole life, in bytes: VmHWM
+    /// read until it exits (`ru_maxrss` would count the pages this process
+    /// had when it forked the child).
+    fn stop(mut self) -> (f64, u64) {
         let stopping = Instant::now();
-        // SAFETY: kill(2) on our own child, then wait4(2) for it with a
-        // zeroed rusage to fill.
-        let usage = unsafe {
-            libc::kill(pid, libc::SIGINT);
-            let mut status = 0;
-            let mut usage: libc::rusage = std::mem::zeroed();
-            libc::wait4(pid, &mut status, 0, &mut usage);
-            usage
-        };
-        // Reaped already: the guard must not wait for it again.
-        std::mem::forget(self.child);
-        (
-            stopping.elapsed().as_secs_f64(),
-            usage.ru_maxrss as u64 * 1024,
-        )
+        // SAFETY: kill(2) on our own child.
+        unsafe { libc::kill(self.child.0.id() as i32, libc::SIGINT) };
+        let mut peak = 0;
+        while matches!(self.child.0.try_wait(), Ok(None)) {
+            peak = peak.max(self.peak_rss());
+            std::thread::sleep(Duration::from_millis(2));
+        }
+        (stopping.elapsed().as_secs_f64(), peak)
     }
 }
 

@@ -930,6 +930,9 @@ pub fn convert(
         path: path.to_owned(),
         source,
     };
+    // The capture's freed memory goes back before DuckDB takes its own.
+    // SAFETY: malloc_trim has no preconditions.
+    unsafe { libc::malloc_trim(0) };
     let total = file.metadata().map_err(io_err)?.len();
     file.seek(SeekFrom::Start(0)).map_err(io_err)?;
     let mut log = LogReader::new(BufReader::with_capacity(1 << 20, &file), path)?;

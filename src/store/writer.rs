@@ -320,7 +320,13 @@ const APPEND_MEMORY: &str = "16MB";
 const FINISH_MEMORY: &str = "2GB";
 
 /// A session's DuckDB file being written from its log: the schema and
-/// `session` row at [`Database::create`], one transaction per chunk.
+/// `session` row at [`Database::create`], then the whole log in one
+/// transaction, committed and checkpointed at [`Database::close`]. One
+/// transaction lets DuckDB write full row groups straight into the file and
+/// checkpoint once: 0.26 s rather than 0.44 for 450k spans with excerpts,
+/// and no free blocks (a transaction per chunk rewrote the last row group
+/// at every checkpoint). The file is written beside the log, so a
+/// conversion cut short loses nothing: it starts again from the log.
 pub(super) struct Database {
     conn: Connection,
     path: PathBuf,
@@ -365,6 +371,7 @@ impl Database {
             ],
         )
         .map_err(db_err)?;
+        conn.execute_batch("BEGIN TRANSACTION").map_err(db_err)?;
         Ok(Database {
             conn,
             path: path.to_owned(),
@@ -380,19 +387,10 @@ impl Database {
         }
     }
 
-    /// Appends a chunk's dictionary rows and facts in one transaction: a
-    /// file cut off at any point has both or neither.
+    /// Appends a chunk's dictionary rows and facts.
     pub(super) fn append(&mut self, chunk: Chunk) -> Result<(), StoreError> {
         let conn = &self.conn;
-        let result =
-            conn.execute_batch("BEGIN TRANSACTION")
-                .and_then(|()| match append_all(conn, chunk) {
-                    Ok(n) => conn.execute_batch("COMMIT").map(|()| n),
-                    Err(e) => {
-                        let _ = conn.execute_batch("ROLLBACK");
-                        Err(e)
-                    }
-                });
+        let result = append_all(conn, chunk);
         match result {
             Ok(n) => {
                 self.facts += n;
@@ -429,36 +427,12 @@ impl Database {
         result.map_err(|e| self.db_err(e))
     }
 
-    /// Checkpoints and closes the file, compacted; the facts it holds.
+    /// Commits, checkpoints and closes the file; the facts it holds.
     pub(super) fn close(self) -> Result<u64, StoreError> {
-        let free_blocks: i64 = self
-            .conn
-            .execute_batch("CHECKPOINT")
-            .and_then(|()| {
-                self.conn.query_row(
-                    "SELECT free_blocks FROM pragma_database_size() WHERE database_name = current_database()",
-                    [],
-                    |r| r.get(0),
-                )
-            })
+        self.conn
+            .execute_batch("COMMIT; CHECKPOINT")
             .map_err(|e| self.db_err(e))?;
-        let Database {
-            conn,
-            path,
-            facts,
-            _private,
-            ..
-        } = self;
-        drop(conn);
-        if free_blocks > 0 {
-            // Checkpoints while appending rewrite the table's last row
-            // group and leave the old blocks free; rewrite the file without
-            // them. On failure the uncompacted file stays, complete.
-            if let Err(e) = compact(&path) {
-                eprintln!("dflow: note: could not compact {}: {e}", path.display());
-            }
-        }
-        Ok(facts)
+        Ok(self.facts)
     }
 }
 
@@ -597,29 +571,6 @@ fn run(
     ));
     log.finish(&rows, unix_ns_now()).map_err(io_err)?;
     Ok((totals, Some(log.into_file())))
-}
-
-/// Rewrites the session file into a fresh one (no free blocks) and renames
-/// it over the original.
-fn compact(path: &Path) -> Result<(), duckdb::Error> {
-    let tmp = PathBuf::from(format!("{}.compact", path.display()));
-    let _ = std::fs::remove_file(&tmp);
-    let quote = |p: &Path| format!("'{}'", p.display().to_string().replace('\'', "''"));
-    let conn = Connection::open_in_memory_with_flags(duckdb::Config::default().threads(1)?)?;
-    let copied = conn.execute_batch(&format!(
-        "ATTACH {} AS src (READ_ONLY); ATTACH {} AS dst;
-         COPY FROM DATABASE src TO dst; DETACH src; DETACH dst;",
-        quote(path),
-        quote(&tmp)
-    ));
-    drop(conn);
-    let renamed = copied.and_then(|()| {
-        std::fs::rename(&tmp, path).map_err(|e| duckdb::Error::ToSqlConversionFailure(Box::new(e)))
-    });
-    if renamed.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    renamed
 }
 
 /// [`Database::append`]'s appends; the facts written.
