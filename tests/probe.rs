@@ -164,28 +164,38 @@ fn comm_filter_selects_by_command_name() {
     let dir = common::TempDir::new("comm");
     let renamed = dir.0.join("dflowcommtest");
     symlink("/bin/sh", &renamed).unwrap();
-    let (probe, rx) = attach_syscalls(Filters {
-        comms: vec!["dflowcommtest".to_owned()],
-        ..Filters::default()
-    });
-    let mut target = gated_shell(renamed.to_str().unwrap());
-    let mut other = gated_shell("/bin/sh");
-    release(&mut target);
-    release(&mut other);
-    assert!(target.wait().unwrap().success());
-    assert!(other.wait().unwrap().success());
-    drop(probe);
-    let events = collect(&rx, Duration::from_millis(200));
+    // One comm is compared in place by the program; past eight the comms
+    // are looked up in a map instead: both must select the same.
+    let decoys = (0..8).map(|i| format!("decoy{i}"));
+    for comms in [
+        vec!["dflowcommtest".to_owned()],
+        decoys.chain(["dflowcommtest".to_owned()]).collect(),
+    ] {
+        let (probe, rx) = attach_syscalls(Filters {
+            comms: comms.clone(),
+            ..Filters::default()
+        });
+        let mut target = gated_shell(renamed.to_str().unwrap());
+        let mut other = gated_shell("/bin/sh");
+        release(&mut target);
+        release(&mut other);
+        assert!(target.wait().unwrap().success());
+        assert!(other.wait().unwrap().success());
+        drop(probe);
+        let events = collect(&rx, Duration::from_millis(200));
 
-    assert!(
-        events.iter().any(|e| e.pid == target.id()),
-        "no event from the renamed shell"
-    );
-    assert!(
-        events.iter().all(|e| e.comm == "dflowcommtest"),
-        "events from other commands leaked through the comm filter"
-    );
-    assert!(!events.iter().any(|e| e.pid == other.id()));
+        assert!(
+            events.iter().any(|e| e.pid == target.id()),
+            "no event from the renamed shell with {} comms",
+            comms.len()
+        );
+        assert!(
+            events.iter().all(|e| e.comm == "dflowcommtest"),
+            "events from other commands leaked through the comm filter of {} comms",
+            comms.len()
+        );
+        assert!(!events.iter().any(|e| e.pid == other.id()));
+    }
 }
 
 #[test]

@@ -100,6 +100,26 @@ impl std::fmt::Debug for Probe {
     }
 }
 
+/// Comms a program compares in place at most (`DFLOW_COMM_LIST`).
+const COMM_LIST: usize = 8;
+
+/// `dflow_comm_count` and `dflow_comm_list` for `comms`: each as two
+/// native-endian words of its 16-byte key; a count of 0 (the map is used)
+/// when there are more than [`COMM_LIST`].
+fn comm_list(comms: &[String]) -> (u32, [[u64; 2]; COMM_LIST]) {
+    let mut list = [[0u64; 2]; COMM_LIST];
+    if comms.len() > COMM_LIST {
+        return (0, list);
+    }
+    for (slot, comm) in list.iter_mut().zip(comms) {
+        let key = CommKey::new(comm).comm;
+        for (word, bytes) in slot.iter_mut().zip(key.chunks_exact(8)) {
+            *word = u64::from_ne_bytes(bytes.try_into().expect("8 bytes"));
+        }
+    }
+    (comms.len() as u32, list)
+}
+
 impl Probe {
     /// Loads `object` with the filters set; `globals` are further `const
     /// volatile` values in its .rodata (a missing one is an error).
@@ -125,6 +145,11 @@ impl Probe {
             loader.map_max_entries(map, *n);
         }
         loader.override_global("dflow_filter", &flags, true);
+        // Few comms are compared in place rather than looked up (see
+        // common.bpf.h); objects without the task filter lack the globals.
+        let (comm_count, comm_list) = comm_list(&filters.comms);
+        loader.override_global("dflow_comm_count", &comm_count, false);
+        loader.override_global("dflow_comm_list", &comm_list, false);
         for (name, value) in globals {
             match value {
                 Global::U32(v) => loader.override_global(name, v, true),
