@@ -64,12 +64,21 @@ static __always_inline void dflow_count(__u32 slot)
 		*v += 1; /* per-CPU slot: no other writer */
 }
 
-/* Whether `key` is one of the comms in `dflow_comm_list`. */
-static __always_inline bool dflow_comm_listed(const struct dflow_comm_key *key)
+/* The current task's comm as two words, by direct loads from its
+ * task_struct: bpf_get_current_comm copies it a byte at a time, and cost as
+ * much as the rest of a filtered event. A rename racing with the read may
+ * mix old and new bytes, as a read of /proc/PID/comm may. */
+static __always_inline void dflow_current_comm(__u64 w[2])
 {
-	__u64 w[2];
+	const __u64 *comm = (const __u64 *)bpf_get_current_task_btf()->comm;
 
-	__builtin_memcpy(w, key->comm, sizeof(w));
+	w[0] = comm[0];
+	w[1] = comm[1];
+}
+
+/* Whether the comm in `w` is one of those in `dflow_comm_list`. */
+static __always_inline bool dflow_comm_listed(const __u64 w[2])
+{
 	for (int i = 0; i < DFLOW_COMM_LIST; i++) {
 		if (i >= dflow_comm_count)
 			break;
@@ -94,12 +103,12 @@ static __always_inline bool dflow_task_wanted(__u32 tgid)
 	if (by_pid && bpf_map_lookup_elem(&dflow_pids, &tgid))
 		return true;
 	if (by_comm) {
-		struct dflow_comm_key key = {};
+		__u64 w[2];
 
-		bpf_get_current_comm(&key.comm, sizeof(key.comm));
+		dflow_current_comm(w);
 		if (dflow_comm_count == 0)
-			return bpf_map_lookup_elem(&dflow_comms, &key);
-		return dflow_comm_listed(&key);
+			return bpf_map_lookup_elem(&dflow_comms, w);
+		return dflow_comm_listed(w);
 	}
 	return false;
 }

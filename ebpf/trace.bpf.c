@@ -215,7 +215,7 @@ static __always_inline struct scratch *scratch(__u64 id)
 	__builtin_memset(&s->e, 0, sizeof(s->e));
 	s->e.pid = id >> 32;
 	s->e.tid = (__u32)id;
-	bpf_get_current_comm(&s->e.comm, sizeof(s->e.comm));
+	dflow_current_comm((__u64 *)s->e.comm);
 	s->e.enter_ns = s->e.exit_ns = bpf_ktime_get_ns();
 	return s;
 }
