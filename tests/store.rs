@@ -511,6 +511,70 @@ fn sessions_lists_shows_and_removes() {
     assert!(sessions.join("vm-trace-2.duckdb").exists());
 }
 
+#[test]
+fn a_log_left_behind_converts_on_first_open_with_what_it_holds() {
+    let dir = common::TempDir::new("leftlog");
+    // A capture that ended without `finish` (an error path): three flushed
+    // chunks of 1000 spans stay in the log.
+    let path = dir.0.join("left.duckdb");
+    let writer = SessionWriter::create(&path, meta(SessionKind::Trace)).unwrap();
+    for i in 0..3 {
+        writer
+            .spans_wait(fixtures::spans(1000, BASE_NS + i * 1_000_000_000))
+            .unwrap();
+        writer.flush().unwrap();
+    }
+    drop(writer);
+    let log = std::fs::read(&path).unwrap();
+    assert!(log.starts_with(b"DFLOWLOG"), "a log until converted");
+    // The same log cut inside its last chunk, as a full disk leaves it.
+    let cut = dir.0.join("cut.duckdb");
+    std::fs::write(&cut, &log[..log.len() - 10]).unwrap();
+    // And one whose header is damaged.
+    let damaged = dir.0.join("damaged.duckdb");
+    let mut bad = log.clone();
+    bad[8] = 0x7f; // the version
+    std::fs::write(&damaged, &bad).unwrap();
+
+    for (file, spans, note) in [(&path, 3000, None), (&cut, 2000, Some("cut short"))] {
+        let out = common::dflow(&[
+            "query",
+            "--json",
+            file.to_str().unwrap(),
+            "SELECT count(*) AS n FROM spans",
+        ]);
+        let err = stderr(&out);
+        assert!(out.status.success(), "{err}");
+        assert!(err.contains("its capture did not finish"), "{err}");
+        if let Some(note) = note {
+            assert!(
+                err.contains(note) && err.contains("2000 facts before it are kept"),
+                "{err}"
+            );
+        }
+        let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(rows[0]["n"].as_u64(), Some(spans), "{}", file.display());
+        let mode = std::fs::metadata(file).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        // Converted once: the second open finds a DuckDB file.
+        let again = common::dflow(&["query", file.to_str().unwrap(), "SELECT 1"]);
+        assert!(again.status.success() && !stderr(&again).contains("converting"));
+    }
+    let out = common::dflow(&["query", damaged.to_str().unwrap(), "SELECT 1"]);
+    let err = stderr(&out);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("damaged.duckdb") && err.contains("version"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read(&damaged).unwrap(),
+        bad,
+        "a refused log is left as it was"
+    );
+}
+
 /// Run in a child by the kill and SIGTERM tests: writes spans until told to
 /// stop, printing how far it got.
 #[test]

@@ -902,6 +902,9 @@ pub fn recover(path: &Path) -> Result<(), StoreError> {
     if !is_log(path)? {
         return Ok(());
     }
+    // A log this dflow cannot read is refused before anything is said or
+    // written.
+    LogReader::new(&file, path)?;
     eprintln!(
         "dflow: converting {}: its capture did not finish",
         path.display()
