@@ -41,8 +41,8 @@
 //! converts the log into the DuckDB file at the same path (written beside
 //! it and renamed over it), with `endpoint_stats`; a log left by a capture
 //! that did not end is converted by the first reader that opens it, with
-//! its end NULL. Appending to DuckDB during the capture cost ~40% of
-//! dflow's CPU and ~60 MB of its memory.
+//! its end NULL. Appending to DuckDB during the capture cost a third of
+//! dflow's CPU and half its memory.
 
 pub mod encode;
 pub mod path;

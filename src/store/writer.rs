@@ -32,14 +32,15 @@ use super::{SessionKind, StoreError};
 use crate::event::{Flow, Sample, Span};
 use crate::probe::ProbeCounters;
 
-/// Longest time a fact waits in memory before it is committed to the file.
+/// Longest time a fact waits in memory before it is written to the log.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
 
 /// Facts buffered before an early flush, which bounds the writer's memory.
-/// Each flush is one chunk of the log and one DuckDB transaction when it is
-/// converted. Large transactions are what make DuckDB fast: at 32k facts the
-/// store benchmark appended 1.0 M spans/s and packed 26.5 bytes a span, at
-/// 256k 2.1 M/s and 24.9.
+/// Each flush is one chunk of the log, and one batch for DuckDB's appender
+/// when the log is converted. (When DuckDB appended during the capture, a
+/// commit per flush made size matter: at 32k facts the store benchmark
+/// appended 1.0 M spans/s and packed 26.5 bytes a span, at 256k 2.1 M/s and
+/// 24.9.)
 pub const MAX_BUFFERED: usize = 256 * 1024;
 
 /// Excerpt text buffered before an early flush.
