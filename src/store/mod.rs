@@ -45,6 +45,8 @@
 //! dflow's CPU and half its memory.
 
 pub mod encode;
+pub mod logfmt;
+pub mod meta;
 pub mod path;
 pub mod reader;
 pub mod schema;
@@ -53,46 +55,9 @@ pub mod writer;
 
 use std::path::PathBuf;
 
+pub use meta::{SessionKind, SessionMeta};
 pub use reader::{SessionInfo, SessionSet};
-pub use writer::{SessionMeta, SessionWriter, WriteSummary};
-
-/// What a session captured; decides the view `dflow replay` opens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SessionKind {
-    Trace,
-    Topo,
-    Profile,
-    Flow,
-}
-
-impl SessionKind {
-    pub const ALL: [SessionKind; 4] = [
-        SessionKind::Trace,
-        SessionKind::Topo,
-        SessionKind::Profile,
-        SessionKind::Flow,
-    ];
-
-    pub const fn as_str(self) -> &'static str {
-        match self {
-            SessionKind::Trace => "trace",
-            SessionKind::Topo => "topo",
-            SessionKind::Profile => "profile",
-            SessionKind::Flow => "flow",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<SessionKind> {
-        SessionKind::ALL.into_iter().find(|k| k.as_str() == name)
-    }
-}
-
-impl std::fmt::Display for SessionKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
+pub use writer::{SessionWriter, WriteSummary};
 
 /// Errors of the session store. Each names the file it concerns.
 #[derive(Debug, thiserror::Error)]

@@ -25,10 +25,12 @@ use duckdb::arrow::array::{
 use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::{Connection, params};
 
+use super::StoreError;
 use super::encode::{Chunk, Encoder, PendingDicts};
+use super::logfmt::Counter;
+pub use super::meta::{SessionMeta, unix_ns_now};
 use super::schema;
-use super::spool::{self, Counter, LogWriter};
-use super::{SessionKind, StoreError};
+use super::spool::{self, LogWriter};
 use crate::event::{Flow, Sample, Span};
 use crate::probe::ProbeCounters;
 
@@ -52,47 +54,6 @@ pub const MAX_QUEUED: u64 = 32 * 1024;
 
 /// Batches queued between producers and the writer thread.
 const CHANNEL_BATCHES: usize = 1024;
-
-/// What the `session` row says about a capture.
-#[derive(Debug, Clone)]
-pub struct SessionMeta {
-    pub kind: SessionKind,
-    pub dflow_version: String,
-    pub host: String,
-    pub kernel: String,
-    pub command_line: String,
-    /// Unix epoch ns.
-    pub started_ns: i64,
-    /// The doctor report as JSON, when the capture has one.
-    pub doctor: Option<String>,
-}
-
-impl SessionMeta {
-    /// Metadata for a capture of `kind` starting now on this host.
-    pub fn now(kind: SessionKind) -> SessionMeta {
-        let read = |p: &str| {
-            std::fs::read_to_string(p)
-                .map(|s| s.trim().to_owned())
-                .unwrap_or_default()
-        };
-        SessionMeta {
-            kind,
-            dflow_version: crate::VERSION.to_owned(),
-            host: read("/proc/sys/kernel/hostname"),
-            kernel: read("/proc/sys/kernel/osrelease"),
-            command_line: std::env::args().collect::<Vec<_>>().join(" "),
-            started_ns: unix_ns_now(),
-            doctor: None,
-        }
-    }
-}
-
-pub fn unix_ns_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX))
-        .unwrap_or(0)
-}
 
 enum Msg {
     Spans(Vec<Span>),
