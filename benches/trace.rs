@@ -1,9 +1,9 @@
 //! `dflow trace` benchmark (issue: trace). Run as root with
 //!
 //! ```text
-//! cargo bench --bench trace                   # both parts (~3 minutes)
+//! cargo bench --bench trace                   # both parts (~4 minutes)
 //! cargo bench --bench trace -- pipeline --record-secs 3 --replays 5
-//! cargo bench --bench trace -- overhead --pairs 6 --secs 5
+//! cargo bench --bench trace -- overhead --pairs 10 --secs 5
 //! ```
 //!
 //! 1. `pipeline`: records a real capture (trace.bpf.c attached in this
@@ -11,13 +11,16 @@
 //!    answers keep-alive requests from 8 client threads on loopback), then
 //!    replays the recorded socket events, pinned to CPU 0, through the
 //!    trace pipeline (detection, framing, parsing, pairing, linking) and
-//!    the session writer (a DuckDB file), `--replays` times; reports socket
-//!    events per second (the ratio the issue names "messages") and spans
-//!    per second, with and without the session append.
+//!    the session writer (its capture log), `--replays` times; reports
+//!    socket events per second (the ratio the issue names "messages") and
+//!    spans per second, with and without the session, and the log's
+//!    conversion into DuckDB at the end.
 //! 2. `overhead`: nginx (its own config in a temp dir, one worker) under
 //!    `wrk -t2 -c16 --latency` for `--secs`, alternately with `dflow trace
 //!    --comm nginx` attached and without, `--pairs` times; the ratio of the
-//!    median requests/s, the p99 latencies, and dflow's peak RSS (VmHWM).
+//!    median requests/s, the p99 latencies, dflow's CPU per request and
+//!    peak RSS (VmHWM) during the run, and its end (conversion, whole-life
+//!    peak).
 //!
 //! Progress goes to stderr, results to stdout; `DFLOW_BENCH_KEEP=1` keeps
 //! the working directory.
@@ -516,7 +519,7 @@ fn options() -> Options {
         parts: Vec::new(),
         record_secs: 3.0,
         replays: 5,
-        pairs: 6,
+        pairs: 10,
         secs: 5.0,
     };
     let flags = ["--record-secs", "--replays", "--pairs", "--secs"];
