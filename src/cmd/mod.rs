@@ -88,10 +88,8 @@ pub(crate) fn close_session(
         return Ok(None);
     };
     let path = writer.path().to_owned();
-    let progress = crate::output::progress::Progress::new(
-        quiet,
-        "writing the session {bar:40} {bytes}/{total_bytes} {eta}",
-    );
+    use crate::output::progress::{Progress, WRITING_SESSION};
+    let progress = Progress::new(quiet, WRITING_SESSION);
     let result = writer
         .finish_with_progress(vec![(source.to_owned(), counters)], &mut |done, total| {
             progress.update(done, total)

@@ -173,10 +173,7 @@ fn sample(
     // Back to the normal screen before the last read, so its progress bar
     // and the summary are seen.
     drop(view);
-    let progress = Progress::new(
-        output.quiet,
-        "symbolizing {bar:40} {pos}/{len} stacks {eta}",
-    );
+    let progress = Progress::new(output.quiet, crate::output::progress::SYMBOLIZING);
     let samples = sampler.poll(&mut |done, total| progress.update(done as u64, total as u64))?;
     progress.done();
     absorb(&mut profile, samples, writer.as_ref(), json_out.as_mut())?;

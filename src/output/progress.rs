@@ -10,6 +10,12 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 /// A step that takes longer than this gets a bar.
 pub const SHOW_AFTER: Duration = Duration::from_millis(500);
 
+/// The bar of `dflow profile`'s symbolization.
+pub const SYMBOLIZING: &str = "symbolizing {bar:40} {pos}/{len} stacks {eta}";
+
+/// The bar of a session's conversion into DuckDB at a capture's end.
+pub const WRITING_SESSION: &str = "writing the session {bar:40} {bytes}/{total_bytes} {eta}";
+
 pub struct Progress {
     bar: ProgressBar,
     template: &'static str,
@@ -43,5 +49,21 @@ impl Progress {
 
     pub fn done(&self) {
         self.bar.finish_and_clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A bad template would panic only when a slow step first shows its
+    /// bar, at the end of a long capture.
+    #[test]
+    fn the_templates_parse() {
+        for template in [SYMBOLIZING, WRITING_SESSION] {
+            assert!(ProgressStyle::with_template(template).is_ok(), "{template}");
+        }
+        // What the check catches: a width that is not a number.
+        assert!(ProgressStyle::with_template("{bar:x}").is_err());
     }
 }
