@@ -57,6 +57,14 @@ pub fn container_id(cgroup: &str) -> Option<String> {
     })
 }
 
+/// Gives the heap's free pages back to the kernel. Without it the pages of
+/// something large and dropped (a parsed BTF at attach, the capture's
+/// buffers before a session's conversion) stay in dflow's RSS.
+pub fn release_freed_memory() {
+    // SAFETY: malloc_trim has no preconditions.
+    unsafe { libc::malloc_trim(0) };
+}
+
 /// dflow's own CPU time (user + system) and resident memory, for the
 /// status bars.
 pub fn own_usage() -> Option<(std::time::Duration, u64)> {

@@ -11,6 +11,7 @@ pub mod trace;
 use anyhow::Context as _;
 
 use crate::config::{CommandConfig, Config};
+use crate::output::progress::{Progress, WRITING_SESSION};
 
 pub fn run(config: &Config) -> anyhow::Result<()> {
     match &config.command {
@@ -88,7 +89,6 @@ pub(crate) fn close_session(
         return Ok(None);
     };
     let path = writer.path().to_owned();
-    use crate::output::progress::{Progress, WRITING_SESSION};
     let progress = Progress::new(quiet, WRITING_SESSION);
     let result = writer
         .finish_with_progress(vec![(source.to_owned(), counters)], &mut |done, total| {

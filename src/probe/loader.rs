@@ -67,16 +67,9 @@ pub struct ProbeCounters {
 
 /// The kernel's BTF, parsed: tens of ms, and ~15 MB of memory while it is
 /// held, so callers drop it once their programs are attached (and
-/// [`release_freed_memory`]).
+/// [`crate::process::release_freed_memory`]).
 pub fn kernel_btf() -> Result<Btf, ProbeError> {
     Btf::from_sys_fs().map_err(|e| ProbeError::Btf(e.to_string()))
-}
-
-/// Gives the heap's free pages back to the kernel: after a parsed BTF is
-/// dropped they would stay in dflow's RSS for the whole capture.
-fn release_freed_memory() {
-    // SAFETY: malloc_trim has no preconditions.
-    unsafe { libc::malloc_trim(0) };
 }
 
 /// A loaded eBPF object. Programs are loaded into the kernel when attached;
@@ -337,7 +330,7 @@ impl Probe {
             self.record_id(program);
         }
         drop(btf);
-        release_freed_memory();
+        crate::process::release_freed_memory();
         Ok(())
     }
 

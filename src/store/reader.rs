@@ -6,7 +6,6 @@
 //! change a session file or reach another one.
 
 use std::collections::HashMap;
-use std::io::Read as _;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -16,6 +15,7 @@ use duckdb::types::Value;
 
 use super::encode::id_from_offset;
 use super::schema::SCHEMA_VERSION;
+use super::spool;
 use super::{SessionKind, StoreError};
 use crate::event::{Code, Flow, Frame, Process, ProcessRef, Protocol, Role, Sample, Span, Status};
 
@@ -54,24 +54,6 @@ impl std::fmt::Debug for SessionSet {
 
 fn quote_literal(s: &str) -> String {
     format!("'{}'", s.replace('\'', "''"))
-}
-
-/// Whether `path` starts like a DuckDB file ("DUCK" at byte 8).
-fn has_duckdb_magic(path: &Path) -> Result<bool, StoreError> {
-    let io_err = |source| StoreError::Io {
-        path: path.to_owned(),
-        source,
-    };
-    let mut head = [0u8; 12];
-    let mut file = std::fs::File::open(path).map_err(io_err)?;
-    let mut filled = 0;
-    while filled < head.len() {
-        match file.read(&mut head[filled..]).map_err(io_err)? {
-            0 => break,
-            n => filled += n,
-        }
-    }
-    Ok(filled == head.len() && &head[8..12] == b"DUCK")
 }
 
 /// Why a file could not be attached: locked by a running capture, or not
@@ -113,10 +95,13 @@ impl SessionSet {
             if !path.is_file() {
                 return Err(StoreError::Missing(path.clone()));
             }
-            if super::spool::is_log(path)? {
-                super::spool::recover(path)?;
+            let mut head = spool::read_head(path)?;
+            if head.starts_with(super::logfmt::MAGIC) {
+                spool::recover(path)?;
+                head = spool::read_head(path)?;
             }
-            if !has_duckdb_magic(path)? {
+            // A DuckDB file has "DUCK" at byte 8.
+            if head.get(8..12) != Some(b"DUCK".as_slice()) {
                 return Err(StoreError::NotDuckDb {
                     path: path.clone(),
                     detail: "no DuckDB header".to_owned(),

@@ -26,14 +26,23 @@ use super::encode::Chunk;
 use super::logfmt::{self, Counter, LogError, LogReader, MAGIC, Record};
 use super::meta::SessionMeta;
 
-/// Whether `path` starts with the log's magic.
-pub fn is_log(path: &Path) -> Result<bool, StoreError> {
-    let mut head = [0u8; 8];
-    let mut file = File::open(path).map_err(|source| StoreError::Io {
+/// The first 12 bytes of `path` (fewer if it is shorter): enough to tell a
+/// capture log ([`MAGIC`] at 0) from a DuckDB file ("DUCK" at 8).
+pub fn read_head(path: &Path) -> Result<Vec<u8>, StoreError> {
+    let io_err = |source| StoreError::Io {
         path: path.to_owned(),
         source,
-    })?;
-    Ok(logfmt::read_full(&mut file, &mut head).unwrap_or(0) == head.len() && &head == MAGIC)
+    };
+    let mut head = vec![0u8; 12];
+    let mut file = File::open(path).map_err(io_err)?;
+    let n = logfmt::read_full(&mut file, &mut head).map_err(io_err)?;
+    head.truncate(n);
+    Ok(head)
+}
+
+/// Whether `path` starts with the log's magic.
+pub fn is_log(path: &Path) -> Result<bool, StoreError> {
+    Ok(read_head(path)?.starts_with(MAGIC))
 }
 
 /// Takes the log's lock without waiting; false when someone holds it.
@@ -132,8 +141,6 @@ fn log_error(path: &Path, e: LogError) -> StoreError {
 pub struct Converted {
     /// Facts written to the DuckDB file.
     pub facts: u64,
-    /// The log had its clean end.
-    pub ended: bool,
     /// Where and how the log was cut, when it was.
     pub torn: Option<String>,
 }
@@ -206,8 +213,7 @@ pub fn convert(
         source,
     };
     // The capture's freed memory goes back before DuckDB takes its own.
-    // SAFETY: malloc_trim has no preconditions.
-    unsafe { libc::malloc_trim(0) };
+    crate::process::release_freed_memory();
     let total = file.metadata().map_err(io_err)?.len();
     file.seek(SeekFrom::Start(0)).map_err(io_err)?;
     let mut log =
@@ -225,23 +231,18 @@ pub fn convert(
     }
     let result = (|| {
         let mut db = super::writer::Database::create(&tmp, &meta)?;
-        let mut ended = false;
         while let Some(record) = log.next_record().map_err(io_err)? {
             match record {
                 Record::Meta(_) => {}
                 Record::Chunk(chunk) => db.append(*chunk)?,
                 Record::Counters(rows) => db.counters(&rows)?,
-                Record::End(ns) => {
-                    db.end(ns)?;
-                    ended = true;
-                }
+                Record::End(ns) => db.end(ns)?,
             }
             progress(log.offset, total);
         }
         let facts = db.close()?;
         Ok(Converted {
             facts,
-            ended,
             torn: log.torn.take(),
         })
     })();

@@ -104,8 +104,6 @@ pub struct WriteSummary {
     pub samples: u64,
     /// Facts the writer could not keep up with.
     pub dropped: u64,
-    /// How the log was cut, when it was (a full disk).
-    pub torn: Option<String>,
 }
 
 pub struct SessionWriter {
@@ -251,14 +249,13 @@ impl SessionWriter {
         let (totals, log) = result?;
         sent.map_err(|_| StoreError::WriterGone)?;
         let log = log.ok_or(StoreError::WriterGone)?;
-        let converted = spool::convert(&self.path, log, progress)?;
+        spool::convert(&self.path, log, progress)?;
         Ok(WriteSummary {
             path: self.path.clone(),
             spans: totals.spans,
             flows: totals.flows,
             samples: totals.samples,
             dropped: self.shared.dropped.load(Ordering::Relaxed),
-            torn: converted.torn,
         })
     }
 }
@@ -351,15 +348,8 @@ impl Database {
 
     /// Appends a chunk's dictionary rows and facts.
     pub(super) fn append(&mut self, chunk: Chunk) -> Result<(), StoreError> {
-        let conn = &self.conn;
-        let result = append_all(conn, chunk);
-        match result {
-            Ok(n) => {
-                self.facts += n;
-                Ok(())
-            }
-            Err(e) => Err(self.db_err(e)),
-        }
+        self.facts += append_all(&self.conn, chunk).map_err(|e| self.db_err(e))?;
+        Ok(())
     }
 
     pub(super) fn counters(&mut self, rows: &[Counter]) -> Result<(), StoreError> {
@@ -398,9 +388,9 @@ impl Database {
     }
 }
 
-/// Holds the process umask at 077 while any session writer is open, so the
-/// file and the write-ahead log DuckDB creates next to it (and recreates
-/// after checkpoints) are private from their first byte. The umask is
+/// Holds the process umask at 077 while a session's DuckDB file is written,
+/// so the file and the write-ahead log DuckDB creates next to it are
+/// private from their first byte. The umask is
 /// process-wide: a file another thread creates meanwhile is private too,
 /// which errs on the safe side. The last guard restores the old mask.
 struct PrivateUmask;
@@ -440,6 +430,7 @@ fn set_private(path: &Path) -> Result<(), StoreError> {
     })
 }
 
+#[derive(Default)]
 struct Totals {
     spans: u64,
     flows: u64,
@@ -457,11 +448,7 @@ fn run(
         source,
     };
     let mut enc = Encoder::default();
-    let mut totals = Totals {
-        spans: 0,
-        flows: 0,
-        samples: 0,
-    };
+    let mut totals = Totals::default();
     let mut flush = |enc: &mut Encoder, totals: &mut Totals| -> Result<(), StoreError> {
         let chunk = enc.take_chunk();
         if chunk.facts() == 0 && chunk.dicts.is_empty() && chunk.labels.is_empty() {
