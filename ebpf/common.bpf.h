@@ -64,13 +64,13 @@ static __always_inline void dflow_count(__u32 slot)
 		*v += 1; /* per-CPU slot: no other writer */
 }
 
-/* The current task's comm as two words, by direct loads from its
- * task_struct: bpf_get_current_comm copies it a byte at a time, and cost as
- * much as the rest of a filtered event. A rename racing with the read may
- * mix old and new bytes, as a read of /proc/PID/comm may. */
-static __always_inline void dflow_current_comm(__u64 w[2])
+/* A task's comm as two words, by direct loads from its task_struct:
+ * bpf_get_current_comm copies it a byte at a time, and cost as much as the
+ * rest of a filtered event. A rename racing with the read may mix old and
+ * new bytes, as a read of /proc/PID/comm may. */
+static __always_inline void dflow_task_comm(const struct task_struct *task, __u64 w[2])
 {
-	const __u64 *comm = (const __u64 *)bpf_get_current_task_btf()->comm;
+	const __u64 *comm = (const __u64 *)task->comm;
 
 	w[0] = comm[0];
 	w[1] = comm[1];
@@ -89,11 +89,11 @@ static __always_inline bool dflow_comm_listed(const __u64 w[2])
 }
 
 /*
- * Whether the current task is a target. Pids and comms select processes and
- * combine as a union (`-p 42 --comm nginx` traces both); with neither set,
- * every process is a target.
+ * Whether a task of process `tgid` with the comm in `comm` is a target.
+ * Pids and comms select processes and combine as a union (`-p 42 --comm
+ * nginx` traces both); with neither set, every process is a target.
  */
-static __always_inline bool dflow_task_wanted(__u32 tgid)
+static __always_inline bool dflow_wanted(__u32 tgid, const __u64 comm[2])
 {
 	bool by_pid = dflow_filter & DFLOW_FILTER_PIDS;
 	bool by_comm = dflow_filter & DFLOW_FILTER_COMMS;
@@ -103,14 +103,21 @@ static __always_inline bool dflow_task_wanted(__u32 tgid)
 	if (by_pid && bpf_map_lookup_elem(&dflow_pids, &tgid))
 		return true;
 	if (by_comm) {
-		__u64 w[2];
-
-		dflow_current_comm(w);
 		if (dflow_comm_count == 0)
-			return bpf_map_lookup_elem(&dflow_comms, w);
-		return dflow_comm_listed(w);
+			return bpf_map_lookup_elem(&dflow_comms, comm);
+		return dflow_comm_listed(comm);
 	}
 	return false;
+}
+
+/* Whether the current task, of process `tgid`, is a target. */
+static __always_inline bool dflow_task_wanted(__u32 tgid)
+{
+	__u64 w[2] = {};
+
+	if (dflow_filter & DFLOW_FILTER_COMMS)
+		dflow_task_comm(bpf_get_current_task_btf(), w);
+	return dflow_wanted(tgid, w);
 }
 
 /* Whether a local or remote port is a target (host byte order). */

@@ -203,40 +203,57 @@ static __always_inline void emit(struct scratch *s, __u32 captured)
 		dflow_count(DFLOW_CTR_LOST);
 }
 
+/* The task an event is about, read from its task_struct once per event:
+ * a helper call costs more than a load here (the kernel's return thunks),
+ * and the pid, the comm and the registers all come from the one task. */
+struct who {
+	struct task_struct *task;
+	__u64 comm[2];
+	__u32 pid; /* tgid */
+	__u32 tid;
+};
+
+/* Whether the current task is dflow's target: not dflow, not a kernel
+ * thread (whose saved registers hold no syscall: NFS, kernel TLS), and
+ * selected by the filters. Fills `w` as far as it got. */
+static __always_inline bool target(struct who *w)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+
+	w->task = task;
+	w->pid = task->tgid;
+	w->tid = task->pid;
+	if (w->pid == dflow_self || (task->flags & PF_KTHREAD))
+		return false;
+	dflow_task_comm(task, w->comm);
+	return dflow_wanted(w->pid, w->comm);
+}
+
 /* The scratch event of this CPU, its header cleared and the task's
  * identity and the time filled in. */
-static __always_inline struct scratch *scratch(__u64 id)
+static __always_inline struct scratch *scratch(const struct who *w)
 {
 	__u32 cpu = bpf_get_smp_processor_id();
 	struct scratch *s = bpf_map_lookup_elem(&dflow_tr_scratch, &cpu);
+	__u64 *comm;
 
 	if (!s)
 		return NULL;
 	__builtin_memset(&s->e, 0, sizeof(s->e));
-	s->e.pid = id >> 32;
-	s->e.tid = (__u32)id;
-	dflow_current_comm((__u64 *)s->e.comm);
+	s->e.pid = w->pid;
+	s->e.tid = w->tid;
+	comm = (__u64 *)s->e.comm;
+	comm[0] = w->comm[0];
+	comm[1] = w->comm[1];
 	s->e.enter_ns = s->e.exit_ns = bpf_ktime_get_ns();
 	return s;
 }
 
-/* The current thread's registers as its syscall entered: the syscall
- * number and arguments. */
-static __always_inline struct pt_regs *syscall_regs(void)
+/* The task's registers as its syscall entered: the syscall number and
+ * arguments. */
+static __always_inline struct pt_regs *syscall_regs(const struct who *w)
 {
-	return (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
-}
-
-/* Whether the current task is dflow's target: not dflow, not a kernel
- * thread (whose saved registers hold no syscall: NFS, kernel TLS), and
- * selected by the filters. */
-static __always_inline bool target(__u64 id)
-{
-	if ((__u32)(id >> 32) == dflow_self)
-		return false;
-	if (bpf_get_current_task_btf()->flags & PF_KTHREAD)
-		return false;
-	return dflow_task_wanted(id >> 32);
+	return (struct pt_regs *)bpf_task_pt_regs(w->task);
 }
 
 /*
@@ -247,8 +264,9 @@ static __always_inline bool target(__u64 id)
  * count (the kernel leaves nothing that tells the two calls apart); the
  * README's limits say so.
  */
-static __always_inline __u32 mmsg_index(__u64 id, __u64 vec, __u64 vlen)
+static __always_inline __u32 mmsg_index(const struct who *w, __u64 vec, __u64 vlen)
 {
+	__u64 id = (__u64)w->pid << 32 | w->tid;
 	struct mmsg_cursor *c = bpf_map_lookup_elem(&dflow_tr_mmsg, &id);
 	struct mmsg_cursor fresh = { .vec = vec, .next = 1 };
 	__u32 i;
@@ -278,8 +296,8 @@ static __always_inline __u32 copy_msghdr(struct scratch *s, __u64 umsg, bool egr
 /* A send or a receive of `ret` bytes on `sk` by the current thread. */
 static __always_inline int data(const struct sock *sk, int ret, int flags, __u8 direction)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	bool egress = direction == DFLOW_EGRESS;
+	struct who w;
 	struct scratch *s;
 	struct pt_regs *regs;
 	__u32 captured = 0;
@@ -289,7 +307,7 @@ static __always_inline int data(const struct sock *sk, int ret, int flags, __u8 
 	/* A peek is read again for real; errors and EOF moved nothing. */
 	if (ret <= 0 || (!egress && (flags & MSG_PEEK)))
 		return 0;
-	if (!target(id))
+	if (!target(&w))
 		return 0;
 	if (!inet_family(sk->__sk_common.skc_family))
 		return 0;
@@ -297,9 +315,9 @@ static __always_inline int data(const struct sock *sk, int ret, int flags, __u8 
 	if (proto != IPPROTO_TCP && proto != IPPROTO_UDP)
 		return 0;
 	len = (__u32)ret; /* positive: zero-extended, for the verifier */
-	regs = syscall_regs();
+	regs = syscall_regs(&w);
 	nr = regs->orig_ax;
-	s = scratch(id);
+	s = scratch(&w);
 	if (!s)
 		return 0;
 	s->e.kind = DFLOW_DATA;
@@ -335,7 +353,7 @@ static __always_inline int data(const struct sock *sk, int ret, int flags, __u8 
 		break;
 	case NR_SENDMMSG:
 	case NR_RECVMMSG: {
-		__u32 i = mmsg_index(id, regs->si, regs->dx);
+		__u32 i = mmsg_index(&w, regs->si, regs->dx);
 
 		captured = copy_msghdr(s, regs->si + (__u64)i * sizeof(struct mmsghdr), egress, want);
 		break;
@@ -383,9 +401,9 @@ int BPF_PROG(dflow_tr_recv, struct sock *sk, int ret, int flags)
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(dflow_tr_state, const struct sock *sk, int oldstate, int newstate)
 {
-	__u64 id = bpf_get_current_pid_tgid();
 	struct scratch *s;
 	struct pt_regs *regs;
+	struct who w;
 	__u64 nr;
 	__u8 kind;
 
@@ -395,16 +413,16 @@ int BPF_PROG(dflow_tr_state, const struct sock *sk, int oldstate, int newstate)
 		kind = DFLOW_CLOSE;
 	else
 		return 0;
-	if (!target(id))
+	if (!target(&w))
 		return 0;
 	if (!inet_family(sk->__sk_common.skc_family) || sk->sk_protocol != IPPROTO_TCP)
 		return 0;
-	regs = syscall_regs();
+	regs = syscall_regs(&w);
 	nr = regs->orig_ax;
 	if (kind == DFLOW_CONNECT ? nr != NR_CONNECT
 				  : nr != NR_CLOSE && nr != NR_EXIT && nr != NR_EXIT_GROUP)
 		return 0;
-	s = scratch(id);
+	s = scratch(&w);
 	if (!s)
 		return 0;
 	fill_socket(&s->e, sk);
