@@ -1,9 +1,10 @@
 //! `dflow trace` benchmark (issue: trace). Run as root with
 //!
 //! ```text
-//! cargo bench --bench trace                   # both parts (~4 minutes)
+//! cargo bench --bench trace                   # every part (~7 minutes)
 //! cargo bench --bench trace -- pipeline --record-secs 3 --replays 5
-//! cargo bench --bench trace -- overhead --pairs 10 --secs 5
+//! cargo bench --bench trace -- events --rounds 10
+//! cargo bench --bench trace -- overhead --rounds 10 --secs 5
 //! ```
 //!
 //! 1. `pipeline`: records a real capture (trace.bpf.c attached in this
@@ -16,11 +17,20 @@
 //!    spans per second, with and without the session, and the log's
 //!    conversion into DuckDB at the end.
 //! 2. `overhead`: nginx (its own config in a temp dir, one worker) under
-//!    `wrk -t2 -c16 --latency` for `--secs`, alternately with `dflow trace
-//!    --comm nginx` attached and without, `--pairs` times; the ratio of the
-//!    median requests/s, the p99 latencies, dflow's CPU per request and
-//!    peak RSS (VmHWM) during the run, and its end (conversion, whole-life
-//!    peak).
+//!    `wrk -t2 -c16 --latency` for `--secs`, in `--rounds` rounds of three
+//!    runs in rotating order: without dflow, with `dflow trace --comm nginx`
+//!    attached, and with `dflow trace --comm dflow-nothing` (the hooks
+//!    alone: both tracepoints attached and every event filtered out in the
+//!    kernel). Reports the ratios of the median requests/s, the p99
+//!    latencies, dflow's CPU per request and peak RSS (VmHWM) during the
+//!    run, and its end (conversion, whole-life peak).
+//! 3. `events`: what one socket event costs the process that makes it. A C
+//!    program pinned to CPU 1 writes 64 bytes on a TCP loopback connection
+//!    to itself and reads them back, 200,000 times (`benches/pingpong.c`);
+//!    the time per round trip (two events) without dflow, with the hooks
+//!    alone (as in `overhead`) and with `dflow trace --comm pingpong`, in
+//!    `--rounds` rounds of the three in rotating order, each the median of
+//!    three runs.
 //!
 //! Progress goes to stderr, results to stdout; `DFLOW_BENCH_KEEP=1` keeps
 //! the working directory.
@@ -359,15 +369,35 @@ fn duration_ms(s: &str) -> Option<f64> {
     })
 }
 
-/// `dflow trace --comm nginx`, running until dropped; its peak RSS.
+/// `dflow trace --comm COMM`, running until dropped; its peak RSS.
 struct Tracer {
     child: Guard,
 }
 
+/// What runs beside nginx in one run of the overhead part.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Arm {
+    Alone,
+    Traced,
+    /// `dflow trace` selecting no process: what attaching its programs to
+    /// the two socket tracepoints costs nginx and wrk before any work.
+    Hooks,
+}
+
+/// A comm no process has: the [`Arm::Hooks`] filter.
+const NO_COMM: &str = "dflow-nothing";
+
+/// Arms in the order of round `round`: rotating, so that drift hits each
+/// alike.
+fn rotated(round: usize) -> impl Iterator<Item = Arm> {
+    const ARMS: [Arm; 3] = [Arm::Alone, Arm::Traced, Arm::Hooks];
+    (0..ARMS.len()).map(move |k| ARMS[(round + k) % ARMS.len()])
+}
+
 impl Tracer {
-    fn start(session: &Path) -> Result<Tracer, String> {
+    fn start(comm: &str, session: &Path) -> Result<Tracer, String> {
         let mut child = Command::new(DFLOW)
-            .args(["trace", "--json", "--comm", "nginx", "--session"])
+            .args(["trace", "--json", "--comm", comm, "--session"])
             .arg(session)
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -436,50 +466,62 @@ fn overhead(dir: &Path, opts: &Options) -> Result<Vec<String>, String> {
     let (_nginx, port) = start_nginx(dir)?;
     // Warm up nginx and the page cache.
     wrk(port, 1.0)?;
-    let (mut alone, mut traced) = (Vec::new(), Vec::new());
+    let (mut alone, mut traced, mut hooks) = (Vec::new(), Vec::new(), Vec::new());
     let (mut p99_alone, mut p99_traced) = (Vec::new(), Vec::new());
     let mut rss: u64 = 0;
     let (mut rss_life, mut ends) = (0u64, Vec::new());
     let mut cpu_per_request = Vec::new();
-    for pair in 0..opts.pairs {
-        // Alternate which arm goes first, so drift hits both alike.
-        for traced_arm in [pair % 2 == 1, pair % 2 == 0] {
-            if traced_arm {
-                let session = dir.join(format!("overhead-{pair}.duckdb"));
-                let tracer = Tracer::start(&session)?;
-                let cpu_before = tracer.cpu_secs();
-                let (rps, p99) = wrk(port, opts.secs)?;
-                cpu_per_request.push(
-                    (tracer.cpu_secs() - cpu_before) / (rps * opts.secs.round().max(1.0)) * 1e6,
-                );
-                rss = rss.max(tracer.peak_rss());
-                let (end_secs, peak) = tracer.stop();
-                rss_life = rss_life.max(peak);
-                ends.push(end_secs);
-                let _ = std::fs::remove_file(&session);
-                traced.push(rps);
-                p99_traced.push(p99);
-                eprintln!("    pair {pair} with dflow:    {rps:.0} req/s, p99 {p99:.3} ms");
-            } else {
+    for round in 0..opts.rounds {
+        for arm in rotated(round) {
+            if arm == Arm::Alone {
                 let (rps, p99) = wrk(port, opts.secs)?;
                 alone.push(rps);
                 p99_alone.push(p99);
-                eprintln!("    pair {pair} without dflow: {rps:.0} req/s, p99 {p99:.3} ms");
+                eprintln!("    round {round} without dflow: {rps:.0} req/s, p99 {p99:.3} ms");
+                continue;
             }
+            let session = dir.join(format!("overhead-{round}-{arm:?}.duckdb"));
+            let comm = if arm == Arm::Traced { "nginx" } else { NO_COMM };
+            let tracer = Tracer::start(comm, &session)?;
+            let cpu_before = tracer.cpu_secs();
+            let (rps, p99) = wrk(port, opts.secs)?;
+            let cpu = tracer.cpu_secs() - cpu_before;
+            let peak = tracer.peak_rss();
+            let (end_secs, life_peak) = tracer.stop();
+            let _ = std::fs::remove_file(&session);
+            if arm == Arm::Hooks {
+                hooks.push(rps);
+                eprintln!("    round {round} hooks alone:   {rps:.0} req/s, p99 {p99:.3} ms");
+                continue;
+            }
+            cpu_per_request.push(cpu / (rps * opts.secs.round().max(1.0)) * 1e6);
+            rss = rss.max(peak);
+            rss_life = rss_life.max(life_peak);
+            ends.push(end_secs);
+            traced.push(rps);
+            p99_traced.push(p99);
+            eprintln!("    round {round} with dflow:    {rps:.0} req/s, p99 {p99:.3} ms");
         }
     }
-    let ratios: Vec<f64> = alone.iter().zip(&traced).map(|(a, t)| t / a).collect();
-    let (a, t) = (median(&mut alone), median(&mut traced));
+    let per_round = |arm: &[f64]| {
+        let mut r: Vec<f64> = arm.iter().zip(&alone).map(|(x, a)| x / a).collect();
+        median(&mut r)
+    };
+    let (round_traced, round_hooks) = (per_round(&traced), per_round(&hooks));
+    let (a, t, h) = (median(&mut alone), median(&mut traced), median(&mut hooks));
     let ratio = t / a;
     let (pa, pt) = (median(&mut p99_alone), median(&mut p99_traced));
-    let mut per_pair = ratios.clone();
     Ok(vec![
         format!(
-            "overhead: nginx req/s with dflow trace ÷ without = {ratio:.3} (medians {t:.0} / {a:.0}; per-pair median {:.3}; {} pairs of {} s) — target ≥ 0.95: {}",
-            median(&mut per_pair),
-            opts.pairs,
+            "overhead: nginx req/s with dflow trace ÷ without = {ratio:.3} (medians {t:.0} / {a:.0}; per-round median {round_traced:.3}; {} rounds of {} s) — target ≥ 0.95: {}",
+            opts.rounds,
             opts.secs,
             if ratio >= 0.95 { "met" } else { "NOT met" }
+        ),
+        format!(
+            "the hooks alone (dflow trace --comm {NO_COMM}: every event filtered out in the kernel) ÷ without = {:.3} (median {h:.0}; per-round median {round_hooks:.3}); tracing ÷ hooks alone = {:.3}",
+            h / a,
+            t / h
         ),
         format!(
             "p99 latency: {pt:.3} ms with dflow, {pa:.3} ms without (+{:.3} ms)",
@@ -502,31 +544,96 @@ fn overhead(dir: &Path, opts: &Options) -> Result<Vec<String>, String> {
     ])
 }
 
+// ---------------------------------------------------------------- 3. events
+
+const PINGPONG_C: &str = include_str!("pingpong.c");
+
+/// Round trips per run of the ping-pong program.
+const ROUND_TRIPS: u32 = 200_000;
+
+/// Nanoseconds per round trip of `pingpong`, pinned to CPU 1: the median of
+/// three runs.
+fn pingpong(bin: &Path) -> Result<f64, String> {
+    let mut runs = Vec::new();
+    for _ in 0..3 {
+        let out = Command::new("taskset")
+            .args(["-c", "1"])
+            .arg(bin)
+            .arg(ROUND_TRIPS.to_string())
+            .output()
+            .map_err(|e| format!("taskset: {e}"))?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        runs.push(text.trim().parse::<f64>().map_err(|_| {
+            format!(
+                "pingpong printed {text:?}: {}",
+                String::from_utf8_lossy(&out.stderr)
+            )
+        })?);
+    }
+    Ok(median(&mut runs))
+}
+
+fn events(dir: &Path, opts: &Options) -> Result<Vec<String>, String> {
+    let bin = common::build_c(dir, "pingpong", PINGPONG_C, &[])?;
+    pingpong(&bin)?; // warm up
+    let (mut added_hooks, mut added_traced) = (Vec::new(), Vec::new());
+    let mut alone = Vec::new();
+    for round in 0..opts.rounds {
+        let mut times = [0.0; 3];
+        for arm in rotated(round) {
+            let session = dir.join(format!("events-{round}-{arm:?}.duckdb"));
+            let tracer = match arm {
+                Arm::Alone => None,
+                Arm::Traced => Some(Tracer::start("pingpong", &session)?),
+                Arm::Hooks => Some(Tracer::start(NO_COMM, &session)?),
+            };
+            times[arm as usize] = pingpong(&bin)?;
+            if let Some(tracer) = tracer {
+                tracer.stop();
+                let _ = std::fs::remove_file(&session);
+            }
+        }
+        let [a, t, h] = times;
+        eprintln!("    round {round}: {a:.0} ns alone, {h:.0} with the hooks, {t:.0} traced");
+        alone.push(a);
+        added_hooks.push(h - a);
+        added_traced.push(t - a);
+    }
+    let (h, t) = (median(&mut added_hooks), median(&mut added_traced));
+    Ok(vec![format!(
+        "events: a 64-byte send and receive on loopback take {:.0} ns; the hooks alone add {h:.0} ns ({:.0} per event), tracing both adds {t:.0} ns ({:.0} per event; medians of {} rounds)",
+        median(&mut alone),
+        h / 2.0,
+        t / 2.0,
+        opts.rounds
+    )])
+}
+
 // ---------------------------------------------------------------- main
 
 struct Options {
     parts: Vec<String>,
     record_secs: f64,
     replays: usize,
-    pairs: usize,
+    rounds: usize,
     secs: f64,
 }
 
-const PARTS: [&str; 2] = ["pipeline", "overhead"];
+const PARTS: [&str; 3] = ["pipeline", "events", "overhead"];
 
 fn options() -> Options {
     let mut opts = Options {
         parts: Vec::new(),
         record_secs: 3.0,
         replays: 5,
-        pairs: 10,
+        rounds: 10,
         secs: 5.0,
     };
-    let flags = ["--record-secs", "--replays", "--pairs", "--secs"];
+    let flags = ["--record-secs", "--replays", "--rounds", "--secs"];
     opts.parts = common::parse_args(&PARTS, &flags, |flag, value| match flag {
         "--record-secs" => opts.record_secs = value,
         "--replays" => opts.replays = value as usize,
-        "--pairs" => opts.pairs = value as usize,
+        "--rounds" => opts.rounds = value as usize,
         _ => opts.secs = value,
     });
     opts
@@ -545,6 +652,7 @@ fn main() {
     }
     common::run_parts("trace", &opts.parts, |part, dir| match part {
         "pipeline" => pipeline(dir, &opts),
+        "events" => events(dir, &opts),
         _ => overhead(dir, &opts),
     });
 }
