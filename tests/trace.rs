@@ -712,3 +712,55 @@ fn a_missing_pid_is_a_usage_error_and_no_privilege_exits_77() {
     }
     common::assert_no_privilege_exits_77("trace");
 }
+
+#[test]
+fn a_second_signal_stops_at_once_and_says_where_the_capture_stays() {
+    if !common::root_or_skip("a_second_signal_stops_at_once_and_says_where_the_capture_stays") {
+        return;
+    }
+    let dir = common::TempDir::new("second-signal");
+    let path = dir.0.join("s.duckdb");
+    let mut dflow = Command::new(common::dflow_bin())
+        .args(["trace", "--json", "--comm", "dflow-nothing", "--session"])
+        .arg(&path)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(dflow.stderr.take().unwrap());
+    let mut line = String::new();
+    while !line.starts_with("dflow: tracing") {
+        line.clear();
+        assert_ne!(stderr.read_line(&mut line).unwrap(), 0, "dflow ended early");
+    }
+    // Two signals: the first asks for a clean stop, the second ends it now.
+    // Two of one kind sent at once may merge into one; two kinds do not,
+    // and whichever is delivered second ends dflow with 128 + its number.
+    for sig in [libc::SIGTERM, libc::SIGINT] {
+        // SAFETY: kill with a pid we own and a valid signal.
+        assert_eq!(unsafe { libc::kill(dflow.id() as i32, sig) }, 0);
+    }
+    let status = dflow.wait().unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert!(
+        [Some(128 + libc::SIGINT), Some(128 + libc::SIGTERM)].contains(&status.code()),
+        "{status:?}: {rest}"
+    );
+    assert!(
+        rest.contains(&format!(
+            "stopped at once (second signal); the capture stays in {} as a log",
+            path.display()
+        )),
+        "{rest}"
+    );
+    assert!(!rest.contains("session saved"), "{rest}");
+    // What it says holds: the log is there and converts when first opened.
+    let out = common::dflow(&["query", path.to_str().unwrap(), "SELECT kind FROM session"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("trace"));
+}

@@ -11,7 +11,7 @@ pub mod trace;
 use anyhow::Context as _;
 
 use crate::config::{CommandConfig, Config};
-use crate::output::progress::{Progress, WRITING_SESSION};
+use crate::output::progress::{Progress, WRITING_SESSION, WRITING_SESSION_END};
 
 pub fn run(config: &Config) -> anyhow::Result<()> {
     match &config.command {
@@ -70,6 +70,7 @@ pub(crate) fn open_session(
         return Ok(None);
     };
     let writer = SessionWriter::create(&file, meta)?;
+    crate::signal::note_session(&file);
     for (key, value) in &capture.tags {
         writer.label("session", 0, key, value);
     }
@@ -89,7 +90,7 @@ pub(crate) fn close_session(
         return Ok(None);
     };
     let path = writer.path().to_owned();
-    let progress = Progress::new(quiet, WRITING_SESSION);
+    let progress = Progress::new(quiet, WRITING_SESSION).finishing(WRITING_SESSION_END);
     let result = writer
         .finish_with_progress(vec![(source.to_owned(), counters)], &mut |done, total| {
             progress.update(done, total)

@@ -104,6 +104,8 @@ fn sample(
     let mut sampler = Sampler::start(sampler_config.clone())?;
     let mode = sampler_config.mode;
     let hz = sampler_config.hz;
+    // Before the line that says the capture runs: its session is open.
+    let writer = open_session(capture, mode, hz)?;
     if !config.tui && !output.quiet {
         eprintln!(
             "dflow: sampling {} of {} at {hz} Hz{}; Ctrl-C stops",
@@ -115,9 +117,6 @@ fn sample(
                 .unwrap_or_default(),
         );
     }
-    // The session opens after sampling starts: DuckDB's start-up is not
-    // in the way of the first samples.
-    let writer = open_session(capture, mode, hz)?;
 
     let mut profile = Profile::new(mode, hz);
     let mut view = config

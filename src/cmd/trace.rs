@@ -78,6 +78,8 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
         snaplen: config.snaplen,
         exclude_pid: std::process::id(),
     })?;
+    // Before the line that says the capture runs: its session is open.
+    let writer = super::open_session(&config.capture, SessionKind::Trace)?;
     if !output.quiet {
         eprintln!(
             "dflow: tracing {}{}; Ctrl-C stops",
@@ -89,7 +91,6 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
                 .unwrap_or_default(),
         );
     }
-    let writer = super::open_session(&config.capture, SessionKind::Trace)?;
     let mut pipeline = Pipeline::new(
         PipelineConfig {
             protocols: config.protocols.clone(),

@@ -202,7 +202,8 @@ pub fn recover(path: &Path) -> Result<(), StoreError> {
 /// Turns the log at `path` (open and locked in `file`) into the session's
 /// DuckDB file at the same path: written beside it, then renamed over it,
 /// so the path holds the whole log or the whole database at every moment.
-/// `progress` gets (bytes read, bytes in all).
+/// `progress` gets (bytes read, bytes in all); all of them once only the
+/// statistics and the commit are left.
 pub fn convert(
     path: &Path,
     mut file: File,
@@ -236,10 +237,15 @@ pub fn convert(
                 Record::Meta(_) => {}
                 Record::Chunk(chunk) => db.append(*chunk)?,
                 Record::Counters(rows) => db.counters(&rows)?,
-                Record::End(ns) => db.end(ns)?,
+                Record::End(ns) => {
+                    // The statistics come next: the log is read.
+                    progress(total, total);
+                    db.end(ns)?;
+                }
             }
             progress(log.offset, total);
         }
+        progress(total, total);
         let facts = db.close()?;
         Ok(Converted {
             facts,
