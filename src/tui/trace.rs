@@ -1259,7 +1259,29 @@ fn render_waterfall(state: &TraceState, w: &Waterfall, buf: &mut Buffer, area: R
         height: body - rows as u16,
         ..area
     };
+    if below.height > 0 {
+        render_axis(buf, bar_x, below.y, bar_w, took);
+    }
     render_excerpts(state.span(w.selected), buf, below);
+}
+
+/// The time axis under a waterfall's bars, on the line that parts them
+/// from the details: the trace's start, middle and end, each under its
+/// column (the middle when there is room for it).
+fn render_axis(buf: &mut Buffer, x: u16, y: u16, width: u16, took_ns: i64) {
+    let style = Style::new().add_modifier(Modifier::DIM);
+    let (mid, end) = (latency(took_ns / 2), latency(took_ns));
+    let len = |t: &str| t.chars().count() as u16;
+    let mut marks = vec![(x, "0".to_owned())];
+    if width >= len(&mid) + len(&end) + 6 {
+        marks.push((x + width / 2 - len(&mid) / 2, mid));
+    }
+    if width > len(&end) + 2 {
+        marks.push((x + width - len(&end), end));
+    }
+    for (at, text) in marks {
+        put(buf, at, y, len(&text), &text, style, false);
+    }
 }
 
 /// The selected call's details, request and response, each as many lines
