@@ -468,6 +468,15 @@ fn replay_json_prints_each_span_with_the_contract_fields() {
     assert_eq!(spans[3]["code"], Value::Null);
 }
 
+/// dflow with `XDG_DATA_HOME` at `home`: its sessions directory under it.
+fn dflow_with_data_home(home: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(common::dflow_bin())
+        .args(args)
+        .env("XDG_DATA_HOME", home)
+        .output()
+        .unwrap()
+}
+
 #[test]
 fn sessions_lists_shows_and_removes() {
     let dir = common::TempDir::new("list");
@@ -476,13 +485,7 @@ fn sessions_lists_shows_and_removes() {
     write_session(&sessions.join("vm-trace-1.duckdb"), 10);
     write_session(&sessions.join("vm-trace-2.duckdb"), 20);
     std::fs::write(sessions.join("junk.duckdb"), "not a session").unwrap();
-    let run = |args: &[&str]| {
-        Command::new(common::dflow_bin())
-            .args(args)
-            .env("XDG_DATA_HOME", &dir.0)
-            .output()
-            .unwrap()
-    };
+    let run = |args: &[&str]| dflow_with_data_home(&dir.0, args);
     let out = run(&["sessions", "--json"]);
     assert!(out.status.success(), "{}", stderr(&out));
     let list: Value = serde_json::from_slice(&out.stdout).unwrap();
@@ -670,7 +673,10 @@ fn kill_9_leaves_a_file_with_everything_flushed() {
 #[test]
 fn sigterm_flushes_and_loses_nothing() {
     let dir = common::TempDir::new("sigterm");
-    let path = dir.0.join("s.duckdb");
+    // In the sessions directory, to be listed while the capture runs.
+    let sessions = dir.0.join("dflow/sessions");
+    std::fs::create_dir_all(&sessions).unwrap();
+    let path = sessions.join("s.duckdb");
     let (mut child, mut lines) = spawn_writer(&path);
     lines
         .find(|l| l.contains("FLUSHED"))
@@ -682,6 +688,29 @@ fn sigterm_flushes_and_loses_nothing() {
     assert!(err.contains("being written by a running capture"), "{err}");
     assert!(err.contains(&format!("pid {}", child.id())), "{err}");
     assert!(err.contains("hint: "), "{err}");
+    // `dflow sessions` lists it from its log's metadata meanwhile, as
+    // running, its counts left for its end.
+    let list = |args: &[&str]| dflow_with_data_home(&dir.0, args);
+    let out = list(&["sessions", "--json"]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let listed: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(listed[0]["running_pid"], child.id(), "{listed}");
+    assert_eq!(listed[0]["kind"], "trace");
+    assert!(listed[0]["size_bytes"].as_u64().unwrap() > 0);
+    assert_eq!(stderr(&out), "", "a running capture is not skipped");
+    let out = list(&["sessions"]);
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.contains(&format!("running (pid {})", child.id())),
+        "{table}"
+    );
+    let out = list(&["sessions", "show", "s.duckdb"]);
+    let shown = String::from_utf8_lossy(&out.stdout);
+    assert!(shown.contains("is capturing"), "{shown}");
+    // Nor can it be removed from under its capture.
+    let out = list(&["sessions", "rm", "s.duckdb"]);
+    assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
+    assert!(path.exists());
     // The hint's copy holds what was flushed, and converts on first open.
     let copy = dir.0.join("copy.duckdb");
     std::fs::copy(&path, &copy).unwrap();

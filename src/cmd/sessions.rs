@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use crate::config::{OutputConfig, SessionsConfig};
 use crate::output;
-use crate::store::{SessionInfo, SessionSet, StoreError, path};
+use crate::store::{SessionInfo, SessionSet, StoreError, path, spool};
 
 pub fn run(
     config: &SessionsConfig,
@@ -15,7 +15,7 @@ pub fn run(
     match config {
         SessionsConfig::List => list(output, out),
         SessionsConfig::Show(file) => {
-            let info = read_one(file)?;
+            let info = describe(file)?;
             output::sessions::show(out, &info, output.json, output.color)?;
             Ok(())
         }
@@ -26,6 +26,17 @@ pub fn run(
 fn read_one(file: &Path) -> Result<SessionInfo, StoreError> {
     let set = SessionSet::open(&[file.to_owned()])?;
     Ok(set.infos()?.remove(0))
+}
+
+/// A session file's details; a running capture's from its log's metadata.
+fn describe(file: &Path) -> Result<SessionInfo, StoreError> {
+    match read_one(file) {
+        Err(e @ StoreError::Locked { .. }) => match spool::running(file) {
+            Ok(Some((meta, pid, size))) => Ok(SessionInfo::running(file, meta, pid, size)),
+            _ => Err(e),
+        },
+        other => other,
+    }
 }
 
 fn list(output: &OutputConfig, out: &mut impl Write) -> anyhow::Result<()> {
@@ -43,7 +54,7 @@ fn list(output: &OutputConfig, out: &mut impl Write) -> anyhow::Result<()> {
     let mut infos = Vec::new();
     let mut unreadable = Vec::new();
     for file in files {
-        match read_one(&file) {
+        match describe(&file) {
             Ok(info) => infos.push(info),
             Err(e) => unreadable.push((file, e)),
         }

@@ -26,14 +26,26 @@ pub fn bytes(n: u64) -> String {
     }
 }
 
-/// Capture length, or `interrupted` when it never ended cleanly.
+/// Capture length, or `interrupted` when it never ended cleanly, or
+/// `running` while its capture writes it.
 pub fn span_of(info: &SessionInfo) -> String {
+    if let Some(pid) = info.running_pid {
+        return format!("running (pid {pid})");
+    }
     match info.ended_ns {
         Some(end) => {
             let secs = (end - info.started_ns).max(0) / 1_000_000_000;
             humantime::format_duration(std::time::Duration::from_secs(secs as u64)).to_string()
         }
         None => "interrupted".to_owned(),
+    }
+}
+
+/// A count of a session, or `-` while its capture runs: counted at its end.
+fn count(info: &SessionInfo, n: u64) -> Value {
+    match info.running_pid {
+        Some(_) => Value::Text("-".to_owned()),
+        None => Value::UBigInt(n),
     }
 }
 
@@ -73,8 +85,8 @@ pub fn list(
                     Value::Text(unix_ns(i.started_ns)),
                     Value::Text(span_of(i)),
                     Value::Text(bytes(i.size_bytes)),
-                    Value::UBigInt(i.spans + i.flows + i.samples),
-                    Value::UBigInt(i.lost),
+                    count(i, i.spans + i.flows + i.samples),
+                    count(i, i.lost),
                 ]
             })
             .collect(),
@@ -104,6 +116,15 @@ pub fn show(out: &mut impl Write, info: &SessionInfo, json: bool, color: bool) -
     row(out, "dflow", info.dflow_version.clone())?;
     row(out, "command", info.command_line.clone())?;
     row(out, "started", unix_ns(info.started_ns))?;
+    if let Some(pid) = info.running_pid {
+        row(
+            out,
+            "ended",
+            format!("not yet: pid {pid} is capturing; its counts come when it ends"),
+        )?;
+        row(out, "size", bytes(info.size_bytes))?;
+        return Ok(());
+    }
     row(
         out,
         "ended",

@@ -16,7 +16,7 @@ use duckdb::types::Value;
 use super::encode::id_from_offset;
 use super::schema::SCHEMA_VERSION;
 use super::spool;
-use super::{SessionKind, StoreError};
+use super::{SessionKind, SessionMeta, StoreError};
 use crate::event::{Code, Flow, Frame, Process, ProcessRef, Protocol, Role, Sample, Span, Status};
 
 /// The views that several files union, with a leading `session` column.
@@ -255,6 +255,9 @@ pub struct SessionInfo {
     /// Events lost by probes plus facts dropped by the writer.
     pub lost: u64,
     pub counters: Vec<Counter>,
+    /// The pid of the capture still writing the file (its log): its counts
+    /// are not known until it ends.
+    pub running_pid: Option<u32>,
     #[serde(skip)]
     pub doctor: Option<String>,
 }
@@ -297,6 +300,7 @@ impl SessionInfo {
                     size_bytes: 0,
                     lost: 0,
                     counters: Vec::new(),
+                    running_pid: None,
                 })
             })
             .map_err(db_err)?;
@@ -324,6 +328,30 @@ impl SessionInfo {
             .map(|m| m.len())
             .sum();
         Ok(info)
+    }
+
+    /// A file a running capture is writing, from its log's metadata:
+    /// `pid`'s capture, `size_bytes` so far.
+    pub fn running(path: &Path, meta: SessionMeta, pid: u32, size_bytes: u64) -> SessionInfo {
+        SessionInfo {
+            path: path.to_owned(),
+            kind: meta.kind.as_str().to_owned(),
+            schema_version: SCHEMA_VERSION,
+            dflow_version: meta.dflow_version,
+            host: meta.host,
+            kernel: meta.kernel,
+            command_line: meta.command_line,
+            started_ns: meta.started_ns,
+            ended_ns: None,
+            size_bytes,
+            spans: 0,
+            flows: 0,
+            samples: 0,
+            lost: 0,
+            counters: Vec::new(),
+            running_pid: Some(pid),
+            doctor: meta.doctor,
+        }
     }
 
     pub fn kind(&self) -> Option<SessionKind> {

@@ -172,6 +172,33 @@ pub fn lock_for_conversion(path: &Path) -> Result<File, StoreError> {
     })
 }
 
+/// The capture writing the log at `path` now: its metadata, its pid and
+/// the log's size so far. None for a DuckDB file, or a log nobody holds
+/// (left behind: the next open converts it).
+pub fn running(path: &Path) -> Result<Option<(SessionMeta, u32, u64)>, StoreError> {
+    let io_err = |source| StoreError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    if !is_log(path)? {
+        return Ok(None);
+    }
+    let file = File::open(path).map_err(io_err)?;
+    // Taken, the lock says nobody writes; it goes with `file`.
+    if try_lock(&file).map_err(io_err)? {
+        return Ok(None);
+    }
+    let size = file.metadata().map_err(io_err)?.len();
+    let mut log = LogReader::new(BufReader::new(&file)).map_err(|e| log_error(path, e))?;
+    let pid = log.pid;
+    match log.next_record().map_err(io_err)? {
+        Some(Record::Meta(meta)) if Path::new(&format!("/proc/{pid}")).exists() => {
+            Ok(Some((meta, pid, size)))
+        }
+        _ => Ok(None),
+    }
+}
+
 /// Converts the log at `path`, which a capture left unconverted (killed,
 /// crashed, or its disk full), into its DuckDB file; notes on stderr what
 /// happened.
