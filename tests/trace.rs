@@ -720,29 +720,17 @@ fn a_second_signal_stops_at_once_and_says_where_the_capture_stays() {
     }
     let dir = common::TempDir::new("second-signal");
     let path = dir.0.join("s.duckdb");
-    let mut dflow = Command::new(common::dflow_bin())
-        .args(["trace", "--json", "--comm", "dflow-nothing", "--session"])
-        .arg(&path)
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut stderr = BufReader::new(dflow.stderr.take().unwrap());
-    let mut line = String::new();
-    while !line.starts_with("dflow: tracing") {
-        line.clear();
-        assert_ne!(stderr.read_line(&mut line).unwrap(), 0, "dflow ended early");
-    }
+    let tracer = Tracer::start(&[
+        "--comm",
+        "dflow-nothing",
+        "--session",
+        path.to_str().unwrap(),
+    ]);
     // Two signals: the first asks for a clean stop, the second ends it now.
     // Two of one kind sent at once may merge into one; two kinds do not,
     // and whichever is delivered second ends dflow with 128 + its number.
-    for sig in [libc::SIGTERM, libc::SIGINT] {
-        // SAFETY: kill with a pid we own and a valid signal.
-        assert_eq!(unsafe { libc::kill(dflow.id() as i32, sig) }, 0);
-    }
-    let status = dflow.wait().unwrap();
-    let mut rest = String::new();
-    stderr.read_to_string(&mut rest).unwrap();
+    let traced = tracer.signal(&[libc::SIGTERM, libc::SIGINT]);
+    let (status, rest) = (traced.status, traced.stderr);
     assert!(
         [Some(128 + libc::SIGINT), Some(128 + libc::SIGTERM)].contains(&status.code()),
         "{status:?}: {rest}"

@@ -161,7 +161,7 @@ pub fn lock_for_conversion(path: &Path) -> Result<File, StoreError> {
         return Ok(file);
     }
     let pid = LogReader::new(&file).map(|r| r.pid).unwrap_or(0);
-    let detail = if Path::new(&format!("/proc/{pid}")).exists() {
+    let detail = if alive(pid) {
         format!("pid {pid}")
     } else {
         "another dflow is converting it".to_owned()
@@ -172,29 +172,31 @@ pub fn lock_for_conversion(path: &Path) -> Result<File, StoreError> {
     })
 }
 
+/// Whether the process that wrote a log's header still runs.
+fn alive(pid: u32) -> bool {
+    pid != 0 && Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// The capture writing the log at `path` now: its metadata, its pid and
-/// the log's size so far. None for a DuckDB file, or a log nobody holds
-/// (left behind: the next open converts it).
+/// the log's size so far. None when nobody holds the file (a DuckDB file,
+/// or a log left behind, which the next open converts), or it is no log.
 pub fn running(path: &Path) -> Result<Option<(SessionMeta, u32, u64)>, StoreError> {
     let io_err = |source| StoreError::Io {
         path: path.to_owned(),
         source,
     };
-    if !is_log(path)? {
-        return Ok(None);
-    }
     let file = File::open(path).map_err(io_err)?;
     // Taken, the lock says nobody writes; it goes with `file`.
     if try_lock(&file).map_err(io_err)? {
         return Ok(None);
     }
     let size = file.metadata().map_err(io_err)?.len();
-    let mut log = LogReader::new(BufReader::new(&file)).map_err(|e| log_error(path, e))?;
+    let Ok(mut log) = LogReader::new(BufReader::new(&file)) else {
+        return Ok(None);
+    };
     let pid = log.pid;
     match log.next_record().map_err(io_err)? {
-        Some(Record::Meta(meta)) if Path::new(&format!("/proc/{pid}")).exists() => {
-            Ok(Some((meta, pid, size)))
-        }
+        Some(Record::Meta(meta)) if alive(pid) => Ok(Some((meta, pid, size))),
         _ => Ok(None),
     }
 }

@@ -273,9 +273,9 @@ impl Drop for SessionWriter {
     }
 }
 
-/// DuckDB's memory limit while appending a log, and for the statistics at
-/// the end.
+/// DuckDB's memory limit while appending a log.
 const APPEND_MEMORY: &str = "16MB";
+/// The limit for the end-of-session statistics, which sort every span.
 const FINISH_MEMORY: &str = "2GB";
 
 /// A session's DuckDB file being written from its log: the schema and

@@ -71,12 +71,20 @@ impl Tracer {
     }
 
     /// Ctrl-C, then everything it printed.
-    pub fn stop(mut self) -> Traced {
-        let mut child = self.child.take().expect("stopped once");
+    pub fn stop(self) -> Traced {
         // Let the last calls' events drain and their spans linger out.
         std::thread::sleep(Duration::from_millis(300));
-        // SAFETY: kill(2) with a pid of our own child.
-        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        self.signal(&[libc::SIGINT])
+    }
+
+    /// Sends `signals` one after another at once, then everything it
+    /// printed.
+    pub fn signal(mut self, signals: &[i32]) -> Traced {
+        let mut child = self.child.take().expect("stopped once");
+        for &sig in signals {
+            // SAFETY: kill(2) with a pid of our own child and a valid signal.
+            assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
+        }
         let stdout = self.stdout.take().expect("stopped once").join().unwrap();
         let status = child.wait().unwrap();
         let stderr: Vec<String> = self.stderr.iter().collect();
