@@ -50,7 +50,7 @@ Register-ArgumentCompleter -Native -CommandName 'dflow' -ScriptBlock {
         'dflow;trace' {
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Capture only this process (repeatable). With --comm, a process that matches either is captured')
             [CompletionResult]::new('--pid', '--pid', [CompletionResultType]::ParameterName, 'Capture only this process (repeatable). With --comm, a process that matches either is captured')
-            [CompletionResult]::new('--comm', '--comm', [CompletionResultType]::ParameterName, 'Capture only processes with this command name, as in /proc/PID/comm (at most 15 bytes; repeatable)')
+            [CompletionResult]::new('--comm', '--comm', [CompletionResultType]::ParameterName, 'Capture only processes with this command name, as in /proc/PID/comm of the process (its main thread''s name: every thread of dig matches `--comm dig`, though its I/O threads are named isc-net-0000; at most 15 bytes; repeatable)')
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Write the session to this file instead of the default directory')
@@ -74,7 +74,7 @@ Register-ArgumentCompleter -Native -CommandName 'dflow' -ScriptBlock {
         'dflow;profile' {
             [CompletionResult]::new('-p', '-p', [CompletionResultType]::ParameterName, 'Capture only this process (repeatable). With --comm, a process that matches either is captured')
             [CompletionResult]::new('--pid', '--pid', [CompletionResultType]::ParameterName, 'Capture only this process (repeatable). With --comm, a process that matches either is captured')
-            [CompletionResult]::new('--comm', '--comm', [CompletionResultType]::ParameterName, 'Capture only processes with this command name, as in /proc/PID/comm (at most 15 bytes; repeatable)')
+            [CompletionResult]::new('--comm', '--comm', [CompletionResultType]::ParameterName, 'Capture only processes with this command name, as in /proc/PID/comm of the process (its main thread''s name: every thread of dig matches `--comm dig`, though its I/O threads are named isc-net-0000; at most 15 bytes; repeatable)')
             [CompletionResult]::new('-d', '-d', [CompletionResultType]::ParameterName, 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C')
             [CompletionResult]::new('--duration', '--duration', [CompletionResultType]::ParameterName, 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C')
             [CompletionResult]::new('--session', '--session', [CompletionResultType]::ParameterName, 'Write the session to this file instead of the default directory')
@@ -104,6 +104,7 @@ Register-ArgumentCompleter -Native -CommandName 'dflow' -ScriptBlock {
             break
         }
         'dflow;query' {
+            [CompletionResult]::new('--memory-limit', '--memory-limit', [CompletionResultType]::ParameterName, 'The most memory DuckDB may use for the query, e.g. 512MB or 8GB (KB, MB, GB, TB are powers of 1000; KiB, MiB, GiB, TiB of 1024). A query that needs more fails and says so. Default: a quarter of this host''s memory (or of the cgroup''s limit when lower)')
             [CompletionResult]::new('--color', '--color', [CompletionResultType]::ParameterName, 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given')
             [CompletionResult]::new('--csv', '--csv', [CompletionResultType]::ParameterName, 'Print CSV (RFC 4180) instead of an aligned table')
             [CompletionResult]::new('--json', '--json', [CompletionResultType]::ParameterName, 'Print machine-readable JSON instead of text')

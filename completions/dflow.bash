@@ -366,12 +366,16 @@ _dflow() {
             return 0
             ;;
         dflow__subcmd__query)
-            opts="-q -h --csv --json --quiet --color --help"
+            opts="-q -h --csv --memory-limit --json --quiet --color --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
+                --memory-limit)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 --color)
                     COMPREPLY=($(compgen -W "auto always never" -- "${cur}"))
                     return 0

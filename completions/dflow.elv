@@ -45,7 +45,7 @@ set edit:completion:arg-completer[dflow] = {|@words|
         &'dflow;trace'= {
             cand -p 'Capture only this process (repeatable). With --comm, a process that matches either is captured'
             cand --pid 'Capture only this process (repeatable). With --comm, a process that matches either is captured'
-            cand --comm 'Capture only processes with this command name, as in /proc/PID/comm (at most 15 bytes; repeatable)'
+            cand --comm 'Capture only processes with this command name, as in /proc/PID/comm of the process (its main thread''s name: every thread of dig matches `--comm dig`, though its I/O threads are named isc-net-0000; at most 15 bytes; repeatable)'
             cand -d 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C'
             cand --duration 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C'
             cand --session 'Write the session to this file instead of the default directory'
@@ -68,7 +68,7 @@ set edit:completion:arg-completer[dflow] = {|@words|
         &'dflow;profile'= {
             cand -p 'Capture only this process (repeatable). With --comm, a process that matches either is captured'
             cand --pid 'Capture only this process (repeatable). With --comm, a process that matches either is captured'
-            cand --comm 'Capture only processes with this command name, as in /proc/PID/comm (at most 15 bytes; repeatable)'
+            cand --comm 'Capture only processes with this command name, as in /proc/PID/comm of the process (its main thread''s name: every thread of dig matches `--comm dig`, though its I/O threads are named isc-net-0000; at most 15 bytes; repeatable)'
             cand -d 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C'
             cand --duration 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C'
             cand --session 'Write the session to this file instead of the default directory'
@@ -97,6 +97,7 @@ set edit:completion:arg-completer[dflow] = {|@words|
             cand --help 'Print help (see more with ''--help'')'
         }
         &'dflow;query'= {
+            cand --memory-limit 'The most memory DuckDB may use for the query, e.g. 512MB or 8GB (KB, MB, GB, TB are powers of 1000; KiB, MiB, GiB, TiB of 1024). A query that needs more fails and says so. Default: a quarter of this host''s memory (or of the cgroup''s limit when lower)'
             cand --color 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given'
             cand --csv 'Print CSV (RFC 4180) instead of an aligned table'
             cand --json 'Print machine-readable JSON instead of text'

@@ -45,7 +45,7 @@ complete -c dflow -n "__fish_dflow_using_subcommand doctor" -l json -d 'Print ma
 complete -c dflow -n "__fish_dflow_using_subcommand doctor" -s q -l quiet -d 'Print nothing but results and errors (no progress, no notes)'
 complete -c dflow -n "__fish_dflow_using_subcommand doctor" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dflow -n "__fish_dflow_using_subcommand trace" -s p -l pid -d 'Capture only this process (repeatable). With --comm, a process that matches either is captured' -r
-complete -c dflow -n "__fish_dflow_using_subcommand trace" -l comm -d 'Capture only processes with this command name, as in /proc/PID/comm (at most 15 bytes; repeatable)' -r
+complete -c dflow -n "__fish_dflow_using_subcommand trace" -l comm -d 'Capture only processes with this command name, as in /proc/PID/comm of the process (its main thread\'s name: every thread of dig matches `--comm dig`, though its I/O threads are named isc-net-0000; at most 15 bytes; repeatable)' -r
 complete -c dflow -n "__fish_dflow_using_subcommand trace" -s d -l duration -d 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C' -r
 complete -c dflow -n "__fish_dflow_using_subcommand trace" -l session -d 'Write the session to this file instead of the default directory' -r -F
 complete -c dflow -n "__fish_dflow_using_subcommand trace" -l tag -d 'Label the session (repeatable), e.g. --tag ticket=INC-42; stored in the session\'s labels table' -r
@@ -72,7 +72,7 @@ complete -c dflow -n "__fish_dflow_using_subcommand trace" -l json -d 'Print mac
 complete -c dflow -n "__fish_dflow_using_subcommand trace" -s q -l quiet -d 'Print nothing but results and errors (no progress, no notes)'
 complete -c dflow -n "__fish_dflow_using_subcommand trace" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c dflow -n "__fish_dflow_using_subcommand profile" -s p -l pid -d 'Capture only this process (repeatable). With --comm, a process that matches either is captured' -r
-complete -c dflow -n "__fish_dflow_using_subcommand profile" -l comm -d 'Capture only processes with this command name, as in /proc/PID/comm (at most 15 bytes; repeatable)' -r
+complete -c dflow -n "__fish_dflow_using_subcommand profile" -l comm -d 'Capture only processes with this command name, as in /proc/PID/comm of the process (its main thread\'s name: every thread of dig matches `--comm dig`, though its I/O threads are named isc-net-0000; at most 15 bytes; repeatable)' -r
 complete -c dflow -n "__fish_dflow_using_subcommand profile" -s d -l duration -d 'Stop after this long (500ms, 10s, 2m, 1h30m); default: until q or Ctrl-C' -r
 complete -c dflow -n "__fish_dflow_using_subcommand profile" -l session -d 'Write the session to this file instead of the default directory' -r -F
 complete -c dflow -n "__fish_dflow_using_subcommand profile" -l tag -d 'Label the session (repeatable), e.g. --tag ticket=INC-42; stored in the session\'s labels table' -r
@@ -96,6 +96,7 @@ complete -c dflow -n "__fish_dflow_using_subcommand profile" -l no-tui -d 'Do no
 complete -c dflow -n "__fish_dflow_using_subcommand profile" -l json -d 'Print machine-readable JSON instead of text'
 complete -c dflow -n "__fish_dflow_using_subcommand profile" -s q -l quiet -d 'Print nothing but results and errors (no progress, no notes)'
 complete -c dflow -n "__fish_dflow_using_subcommand profile" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c dflow -n "__fish_dflow_using_subcommand query" -l memory-limit -d 'The most memory DuckDB may use for the query, e.g. 512MB or 8GB (KB, MB, GB, TB are powers of 1000; KiB, MiB, GiB, TiB of 1024). A query that needs more fails and says so. Default: a quarter of this host\'s memory (or of the cgroup\'s limit when lower)' -r
 complete -c dflow -n "__fish_dflow_using_subcommand query" -l color -d 'When to colour the output. NO_COLOR in the environment means never, unless --color=always is given' -r -f -a "auto\t'Colour when writing to a terminal and NO_COLOR is not set'
 always\t'Always colour'
 never\t'Never colour'"

@@ -64,13 +64,16 @@ static __always_inline void dflow_count(__u32 slot)
 		*v += 1; /* per-CPU slot: no other writer */
 }
 
-/* A task's comm as two words, by direct loads from its task_struct:
- * bpf_get_current_comm copies it a byte at a time, and cost as much as the
- * rest of a filtered event. A rename racing with the read may mix old and
- * new bytes, as a read of /proc/PID/comm may. */
+/* The comm of a task's process (its thread group leader's) as two words,
+ * by direct loads from the task_structs: bpf_get_current_comm copies it a
+ * byte at a time, and cost as much as the rest of a filtered event. The
+ * process's name, not the thread's: `--comm dig` must match dig, whose I/O
+ * threads are named `isc-net-0000`, and the output names the process. A
+ * rename racing with the read may mix old and new bytes, as a read of
+ * /proc/PID/comm may. */
 static __always_inline void dflow_task_comm(const struct task_struct *task, __u64 w[2])
 {
-	const __u64 *comm = (const __u64 *)task->comm;
+	const __u64 *comm = (const __u64 *)task->group_leader->comm;
 
 	w[0] = comm[0];
 	w[1] = comm[1];

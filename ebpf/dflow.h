@@ -65,14 +65,15 @@ _Static_assert(sizeof(struct dflow_stack_value) == 16, "dflow_stack_value layout
  * snapshot its mappings and name while it is alive. */
 struct dflow_new_pid {
 	__u32 pid;
-	char comm[DFLOW_COMM_LEN]; /* of the thread that was sampled */
+	char comm[DFLOW_COMM_LEN]; /* of its process (the group leader's) */
 };
 _Static_assert(sizeof(struct dflow_new_pid) == 20, "dflow_new_pid layout");
 
 /* trace.bpf.c: what an event of `struct dflow_data_event` is. */
 #define DFLOW_DATA    0 /* payload moved by a read/write-family syscall */
 #define DFLOW_CONNECT 1 /* connect() sent a SYN: the process is the client */
-#define DFLOW_CLOSE   3 /* the last close() of a TCP socket, or its process's exit */
+#define DFLOW_CLOSE   3 /* the last close() of a TCP socket, a shutdown() that
+                           * ends it both ways, or its process's exit */
 
 /* `fd` of a close at a process's exit: not known. */
 #define DFLOW_NO_FD 0xffffffff

@@ -79,6 +79,7 @@ struct {
 static __always_inline void announce(__u32 tgid)
 {
 	__u8 one = 1;
+	__u64 comm[2];
 	struct dflow_new_pid *e;
 
 	if (bpf_map_lookup_elem(&dflow_known_pids, &tgid))
@@ -88,7 +89,9 @@ static __always_inline void announce(__u32 tgid)
 	if (!e)
 		return;
 	e->pid = tgid;
-	bpf_get_current_comm(e->comm, sizeof(e->comm));
+	/* The process's name (its leader's), which `--comm` matches. */
+	dflow_task_comm(bpf_get_current_task_btf(), comm);
+	__builtin_memcpy(e->comm, comm, sizeof(e->comm));
 	dflow_submit(e);
 }
 

@@ -52,6 +52,7 @@
 #define NR_RECVFROM   45
 #define NR_SENDMSG    46
 #define NR_RECVMSG    47
+#define NR_SHUTDOWN   48
 #define NR_EXIT       60
 #define NR_EXIT_GROUP 231
 #define NR_SPLICE     275
@@ -394,9 +395,13 @@ int BPF_PROG(dflow_tr_recv, struct sock *sk, int ret, int flags)
  * connect() and close() of a TCP socket, from the state changes they make
  * in the caller's context: CLOSE -> SYN_SENT in connect(); -> FIN_WAIT1,
  * LAST_ACK or CLOSE (with unread data: a reset) in the last close() of the
- * socket, or at the process's exit. The same changes made by a shutdown()
- * or in softirq context for another socket are left out by the syscall
- * number.
+ * socket, or at the process's exit; CLOSE_WAIT -> LAST_ACK in a shutdown()
+ * after the peer's FIN, which ends the connection both ways: Node.js
+ * answers a client's close so, and the client's ACK then moves the socket
+ * to CLOSE in softirq, before the close(), which changes nothing and so is
+ * not seen. A shutdown() of a connection still open the other way
+ * (-> FIN_WAIT1) ends nothing. The same changes made in softirq context
+ * for another socket are left out by the syscall number.
  */
 SEC("tp_btf/inet_sock_set_state")
 int BPF_PROG(dflow_tr_state, const struct sock *sk, int oldstate, int newstate)
@@ -420,7 +425,8 @@ int BPF_PROG(dflow_tr_state, const struct sock *sk, int oldstate, int newstate)
 	regs = syscall_regs(&w);
 	nr = regs->orig_ax;
 	if (kind == DFLOW_CONNECT ? nr != NR_CONNECT
-				  : nr != NR_CLOSE && nr != NR_EXIT && nr != NR_EXIT_GROUP)
+				  : nr != NR_CLOSE && nr != NR_EXIT && nr != NR_EXIT_GROUP &&
+					    !(nr == NR_SHUTDOWN && newstate == TCP_LAST_ACK))
 		return 0;
 	s = scratch(&w);
 	if (!s)
@@ -429,7 +435,7 @@ int BPF_PROG(dflow_tr_state, const struct sock *sk, int oldstate, int newstate)
 	if (!dflow_port_wanted(s->e.lport, s->e.rport))
 		return 0;
 	s->e.kind = kind;
-	s->e.fd = nr == NR_CLOSE || nr == NR_CONNECT ? regs->di : DFLOW_NO_FD;
+	s->e.fd = nr == NR_CLOSE || nr == NR_CONNECT || nr == NR_SHUTDOWN ? regs->di : DFLOW_NO_FD;
 	emit(s, 0);
 	return 0;
 }

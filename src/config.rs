@@ -13,9 +13,11 @@ use crate::cli::{
     TraceArgs,
 };
 use crate::event::{Protocol, Status};
+use crate::output::table::MAX_CELL;
 use crate::profile::fold::Mode;
 use crate::profile::sampler::SamplerConfig;
 use crate::store::path as store_path;
+use crate::store::reader::statement_count;
 
 /// A command line that parsed but cannot be run as given: exit code 2.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +28,8 @@ pub enum UsageError {
     CsvAndJson,
     #[error("'{0}' is not a session file")]
     SqlWithoutFile(String),
+    #[error("the SQL holds {0} statements; dflow query runs one")]
+    SeveralStatements(usize),
 }
 
 impl UsageError {
@@ -35,6 +39,9 @@ impl UsageError {
             UsageError::CsvAndJson => "choose one output format",
             UsageError::SqlWithoutFile(_) => {
                 "name the session file first: dflow query FILE 'SELECT ...' (list files with `dflow sessions`)"
+            }
+            UsageError::SeveralStatements(_) => {
+                "run each statement with its own dflow query, or make them one (WITH ..., UNION ALL); a trailing ; is fine"
             }
         }
     }
@@ -78,9 +85,54 @@ pub enum TableFormat {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QueryConfig {
     pub files: Vec<PathBuf>,
-    /// None: describe the views instead.
+    /// None: describe the views instead. Never more than one statement.
     pub sql: Option<String>,
     pub format: TableFormat,
+    /// DuckDB's memory limit in bytes: `--memory-limit`, else
+    /// [`default_query_memory`].
+    pub memory_limit: u64,
+    /// Longest cell or header in the aligned table: the terminal's width
+    /// when stdout is one narrower than [`MAX_CELL`], else that.
+    pub max_cell: usize,
+}
+
+/// The memory `dflow query` lets DuckDB use when `--memory-limit` is not
+/// given: a quarter of what this process may use (RAM, or its cgroup's
+/// `memory.max` when lower). DuckDB's own default is 80% of that, which let
+/// one `string_agg` reach 8.4 GB beside the services dflow is there to
+/// troubleshoot. Without /proc/meminfo, [`FALLBACK_QUERY_MEMORY`].
+pub fn default_query_memory() -> u64 {
+    use procfs::Current as _;
+    let ram = procfs::Meminfo::current().map(|m| m.mem_total).ok();
+    match ram.into_iter().chain(cgroup_memory_max()).min() {
+        Some(bytes) => (bytes / 4).max(MIN_QUERY_MEMORY),
+        None => FALLBACK_QUERY_MEMORY,
+    }
+}
+
+/// The query memory limit on a host whose memory cannot be read.
+const FALLBACK_QUERY_MEMORY: u64 = 2_000_000_000;
+/// The least default limit: below this DuckDB fails simple queries.
+const MIN_QUERY_MEMORY: u64 = 256_000_000;
+
+/// The lowest `memory.max` of this process's cgroup (v2) and its
+/// ancestors; None when unlimited, or under cgroup v1 (not read: v2 is
+/// what current distributions and container runtimes use).
+fn cgroup_memory_max() -> Option<u64> {
+    let cgroups = procfs::process::Process::myself().ok()?.cgroups().ok()?;
+    let unified = cgroups.0.iter().find(|c| c.hierarchy == 0)?;
+    let mut dir =
+        std::path::Path::new("/sys/fs/cgroup").join(unified.pathname.trim_start_matches('/'));
+    let mut lowest: Option<u64> = None;
+    loop {
+        let max = std::fs::read_to_string(dir.join("memory.max")).ok();
+        if let Some(bytes) = max.and_then(|m| m.trim().parse::<u64>().ok()) {
+            lowest = Some(lowest.map_or(bytes, |l| l.min(bytes)));
+        }
+        if dir == std::path::Path::new("/sys/fs/cgroup") || !dir.pop() {
+            return lowest;
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -278,7 +330,22 @@ impl Config {
                     (false, false) => TableFormat::Aligned,
                 };
                 let (files, sql) = split_query_args(args.args, |p| p.exists())?;
-                CommandConfig::Query(QueryConfig { files, sql, format })
+                if let Some(n) = sql.as_deref().map(statement_count).filter(|&n| n > 1) {
+                    return Err(UsageError::SeveralStatements(n));
+                }
+                let max_cell = if std::io::stdout().is_terminal() {
+                    ratatui::crossterm::terminal::size()
+                        .map_or(MAX_CELL, |(columns, _)| usize::from(columns).min(MAX_CELL))
+                } else {
+                    MAX_CELL
+                };
+                CommandConfig::Query(QueryConfig {
+                    files,
+                    sql,
+                    format,
+                    memory_limit: args.memory_limit.unwrap_or_else(default_query_memory),
+                    max_cell,
+                })
             }
             Command::Sessions(args) => CommandConfig::Sessions(match args.action {
                 None | Some(SessionsAction::List) => SessionsConfig::List,
@@ -423,11 +490,20 @@ mod tests {
             ("10s", Duration::from_secs(10)),
             ("2m", Duration::from_secs(120)),
             ("1h30m", Duration::from_secs(5400)),
+            ("3650days", crate::cli::MAX_DURATION),
         ] {
             let args = capture(&["-d", text]).unwrap();
             assert_eq!(args.duration, Some(want), "{text}");
         }
-        for bad in ["10", "abc", "0s", "-1s"] {
+        // Past the bound: what overflowed `Instant + Duration` is refused.
+        for bad in [
+            "10",
+            "abc",
+            "0s",
+            "-1s",
+            "3651days",
+            "18446744073709551615s",
+        ] {
             let err = capture(&[&format!("--duration={bad}")]).unwrap_err();
             assert_eq!(err.kind(), clap::error::ErrorKind::ValueValidation, "{bad}");
         }
@@ -476,6 +552,66 @@ mod tests {
             split_query_args(args(&["SELECT 1"]), exists),
             Err(UsageError::SqlWithoutFile(_))
         ));
+    }
+
+    fn query_config(args: &[&str]) -> Result<QueryConfig, UsageError> {
+        let argv = ["dflow", "query"].into_iter().chain(args.iter().copied());
+        match Config::from_cli(Cli::try_parse_from(argv).unwrap())?.command {
+            CommandConfig::Query(q) => Ok(q),
+            other => panic!("not a query: {other:?}"),
+        }
+    }
+
+    /// DuckDB ran every statement and returned the last one's rows.
+    #[test]
+    fn several_statements_are_refused_before_any_runs() {
+        let err = query_config(&["a.duckdb", "SELECT 1; SELECT 2; SELECT 3"]).unwrap_err();
+        assert!(matches!(err, UsageError::SeveralStatements(3)), "{err:?}");
+        assert_eq!(
+            err.to_string(),
+            "the SQL holds 3 statements; dflow query runs one"
+        );
+        for one in ["SELECT 1", "SELECT 1;", "SELECT ';' AS x; -- done"] {
+            let config = query_config(&["a.duckdb", one]).unwrap();
+            assert_eq!(config.sql.as_deref(), Some(one));
+        }
+    }
+
+    #[test]
+    fn query_memory_is_bounded_by_default_and_by_flag() {
+        let given = query_config(&["--memory-limit", "512MB", "a.duckdb", "SELECT 1"]).unwrap();
+        assert_eq!(given.memory_limit, 512_000_000);
+        use procfs::Current as _;
+        let ram = procfs::Meminfo::current().unwrap().mem_total;
+        let default = query_config(&["a.duckdb", "SELECT 1"])
+            .unwrap()
+            .memory_limit;
+        assert!(
+            default <= (ram / 4).max(MIN_QUERY_MEMORY) && default >= MIN_QUERY_MEMORY,
+            "{default} of {ram}"
+        );
+    }
+
+    #[test]
+    fn sizes_read_as_duckdb_reads_them() {
+        use crate::cli::parse_size;
+        for (text, want) in [
+            ("2GB", 2_000_000_000),
+            ("512MB", 512_000_000),
+            ("512mb", 512_000_000),
+            ("1.5GiB", 3 << 29),
+            ("2 GB", 2_000_000_000),
+            ("4G", 4_000_000_000),
+            ("1TiB", 1 << 40),
+            ("1000000B", 1_000_000),
+        ] {
+            assert_eq!(parse_size(text), Ok(want), "{text}");
+        }
+        for bad in [
+            "", "2", "GB", "-1GB", "2XB", "1KB", "0MB", "1e30TB", "1.2.3GB",
+        ] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

@@ -7,9 +7,14 @@ use dflow::cli::Cli;
 use dflow::config::Config;
 
 fn main() -> ExitCode {
-    // clap prints usage errors itself and exits 2 (0 for --help/--version).
-    let matches = Cli::command().version(dflow::VERSION).get_matches();
-    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
+    let matches = match Cli::command().version(dflow::VERSION).try_get_matches() {
+        Ok(matches) => matches,
+        Err(e) => return dflow::exit::usage(&e),
+    };
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => return dflow::exit::usage(&e),
+    };
     let result = Config::from_cli(cli)
         .map_err(anyhow::Error::from)
         .and_then(|config| dflow::cmd::run(&config));

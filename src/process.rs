@@ -6,18 +6,155 @@ use std::sync::Arc;
 use crate::event::{Process, ProcessRef};
 
 /// Reads /proc/PID; `fallback_comm` names the process when it is already
-/// gone (the kernel told dflow its comm when it sampled it).
-pub fn describe(pid: u32, fallback_comm: Option<&str>) -> ProcessRef {
-    Arc::new(read(pid).unwrap_or_else(|| Process::bare(pid, fallback_comm.unwrap_or("[exited]"))))
+/// gone (the kernel told dflow its comm when it sampled it). With `redact`
+/// the command line's credentials are replaced ([`redact_cmdline`]).
+pub fn describe(pid: u32, fallback_comm: Option<&str>, redact: bool) -> ProcessRef {
+    Arc::new(
+        read(pid, redact)
+            .unwrap_or_else(|| Process::bare(pid, fallback_comm.unwrap_or("[exited]"))),
+    )
 }
 
-fn read(pid: u32) -> Option<Process> {
+/// What replaces a credential.
+const REDACTED: &str = "[redacted]";
+
+/// Words that make an option's value a credential (`--db-password=x`,
+/// `--api-token x`, `--client-secret=x`, `--access-key x`).
+const SECRET_WORDS: [&str; 7] = [
+    "password",
+    "passwd",
+    "pwd",
+    "secret",
+    "token",
+    "key",
+    "credential",
+];
+
+/// Whether an option (or `NAME=value` argument) named `name` holds a
+/// credential: a secret word in its name, unless it names where one is
+/// kept (`--password-file`, `--key-path`), which is no secret.
+fn secret_option(name: &str) -> bool {
+    let name = name.trim_start_matches('-').to_ascii_lowercase();
+    SECRET_WORDS.iter().any(|w| name.contains(w))
+        && !["file", "path", "dir"].iter().any(|w| name.contains(w))
+}
+
+/// The command line with its credentials replaced by `[redacted]`:
+/// values of options whose names say password, secret, token or key
+/// (`--db-password=x`, `--password x`, `PASSWORD=x`), a MySQL client's
+/// `-px`, `user:password@` in URLs, and SQL's `PASSWORD 'x'` and
+/// `IDENTIFIED BY 'x'` in arguments such as `psql -c` or `mariadb -e` —
+/// the same statements' excerpts are redacted by their protocol's parser.
+pub fn redact_cmdline(argv: &[String]) -> String {
+    let mysql_client = argv.first().is_some_and(|a| {
+        let name = a.rsplit('/').next().unwrap_or(a);
+        name.starts_with("mysql") || name.starts_with("mariadb")
+    });
+    let mut out = Vec::with_capacity(argv.len());
+    let mut value_is_secret = false;
+    for (i, arg) in argv.iter().enumerate() {
+        if std::mem::take(&mut value_is_secret) && !arg.starts_with('-') {
+            out.push(REDACTED.to_owned());
+            continue;
+        }
+        let arg = redact_url_password(arg);
+        let arg = redact_sql_password(&arg);
+        if let Some((name, _)) = arg.split_once('=')
+            && !name.contains(char::is_whitespace)
+            && secret_option(name)
+        {
+            out.push(format!("{name}={REDACTED}"));
+            continue;
+        }
+        if i > 0 && mysql_client && arg.len() > 2 && arg.starts_with("-p") {
+            out.push(format!("-p{REDACTED}"));
+            continue;
+        }
+        if i > 0 && arg.starts_with('-') && secret_option(&arg) {
+            value_is_secret = true;
+        }
+        out.push(arg);
+    }
+    out.join(" ")
+}
+
+/// `scheme://user:password@host` → `scheme://user:[redacted]@host`.
+fn redact_url_password(arg: &str) -> String {
+    let mut out = String::with_capacity(arg.len());
+    let mut rest = arg;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let authority_end = tail.find(['/', '?', '#', ' ']).unwrap_or(tail.len());
+        let authority = &tail[..authority_end];
+        match authority
+            .rfind('@')
+            .and_then(|a| Some((a, authority[..a].find(':')?)))
+        {
+            Some((at_sign, colon)) => {
+                out.push_str(&authority[..=colon]);
+                out.push_str(REDACTED);
+                out.push_str(&authority[at_sign..]);
+            }
+            None => out.push_str(authority),
+        }
+        rest = &tail[authority_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The quoted literal after SQL's `PASSWORD` or `IDENTIFIED BY` (with or
+/// without `=`) → `'[redacted]'`.
+fn redact_sql_password(arg: &str) -> String {
+    let lower = arg.to_ascii_lowercase();
+    let mut out = String::with_capacity(arg.len());
+    let mut from = 0;
+    let mut search = 0;
+    while let Some((start, len)) = ["password", "identified by"]
+        .iter()
+        .filter_map(|w| lower[search..].find(w).map(|at| (search + at, w.len())))
+        .min()
+    {
+        let after = start + len;
+        let gap = arg[after..].len() - arg[after..].trim_start_matches([' ', '\t', '=', '(']).len();
+        let value = after + gap;
+        search = value.max(after);
+        let Some(quote) = arg[value..]
+            .chars()
+            .next()
+            .filter(|c| *c == '\'' || *c == '"')
+        else {
+            continue;
+        };
+        let Some(close) = arg[value + 1..].find(quote) else {
+            continue;
+        };
+        out.push_str(&arg[from..=value]);
+        out.push_str(REDACTED);
+        from = value + 1 + close;
+        search = from;
+    }
+    out.push_str(&arg[from..]);
+    out
+}
+
+fn read(pid: u32, redact: bool) -> Option<Process> {
     let p = procfs::process::Process::new(i32::try_from(pid).ok()?).ok()?;
     let stat = p.stat().ok()?;
     let ticks = procfs::ticks_per_second().max(1);
     let start_ns = stat.starttime.saturating_mul(1_000_000_000 / ticks);
     let exe = p.exe().map(|e| e.display().to_string()).unwrap_or_default();
-    let cmdline = p.cmdline().map(|c| c.join(" ")).unwrap_or_default();
+    let cmdline = p
+        .cmdline()
+        .map(|c| {
+            if redact {
+                redact_cmdline(&c)
+            } else {
+                c.join(" ")
+            }
+        })
+        .unwrap_or_default();
     let cgroup = p
         .cgroups()
         .ok()
@@ -112,6 +249,64 @@ impl Usage {
 mod tests {
     use super::*;
 
+    fn redacted(argv: &[&str]) -> String {
+        let argv: Vec<String> = argv.iter().map(|a| (*a).to_owned()).collect();
+        redact_cmdline(&argv)
+    }
+
+    /// The command lines the issue found stored with their secrets.
+    #[test]
+    fn command_line_credentials_are_redacted() {
+        for (argv, want) in [
+            (
+                &["app", "--db-password=hunter2", "--port=80"][..],
+                "app --db-password=[redacted] --port=80",
+            ),
+            (
+                &["app", "--api-token", "tok", "--client-secret", "s", "-v"],
+                "app --api-token [redacted] --client-secret [redacted] -v",
+            ),
+            (
+                &[
+                    "app",
+                    "--password-file",
+                    "/etc/pw",
+                    "PASSWORD=x",
+                    "--access-key=K",
+                ],
+                "app --password-file /etc/pw PASSWORD=[redacted] --access-key=[redacted]",
+            ),
+            (
+                &["psql", "-c", "alter role app password 'pw1'"],
+                "psql -c alter role app password '[redacted]'",
+            ),
+            (
+                &[
+                    "mariadb",
+                    "-psecret",
+                    "-e",
+                    "create user u identified by 'pw2'; set password = password(\"pw3\")",
+                ],
+                "mariadb -p[redacted] -e create user u identified by '[redacted]'; set password = password(\"[redacted]\")",
+            ),
+            (
+                &[
+                    "worker",
+                    "postgres://app:pw4@db:5432/x?sslmode=off",
+                    "redis://cache:6379",
+                ],
+                "worker postgres://app:[redacted]@db:5432/x?sslmode=off redis://cache:6379",
+            ),
+            // -p is a port to most programs; a lone --password asks.
+            (&["nc", "-p", "80", "--password"], "nc -p 80 --password"),
+        ] {
+            assert_eq!(redacted(argv), want, "{argv:?}");
+        }
+        for argv in [&["a", "--x=1", "b c", "d'e"][..], &["ünï", "--kéy=ü"]] {
+            let _ = redacted(argv);
+        }
+    }
+
     #[test]
     fn own_usage_is_read() {
         let (_, rss) = own_usage().unwrap();
@@ -120,7 +315,7 @@ mod tests {
 
     #[test]
     fn this_process() {
-        let me = describe(std::process::id(), None);
+        let me = describe(std::process::id(), None, true);
         assert_eq!(me.pid, std::process::id());
         assert!(!me.comm.is_empty());
         assert!(me.start_ns > 0);
@@ -130,7 +325,7 @@ mod tests {
     #[test]
     fn a_gone_process_keeps_the_kernel_comm() {
         // pid_max is at most 2^22: this pid cannot exist.
-        let gone = describe(u32::MAX - 1, Some("worker"));
+        let gone = describe(u32::MAX - 1, Some("worker"), true);
         assert_eq!((gone.comm.as_str(), gone.start_ns), ("worker", 0));
     }
 

@@ -1,13 +1,18 @@
-//! Ctrl-C and SIGTERM: the first asks the capture to stop cleanly (drain
-//! the probes, flush and close the session, exit 0); a second ends the
-//! process at once with 128 + the signal, saying where the capture stays,
-//! and the kernel still detaches every probe.
+//! Ctrl-C, SIGTERM and SIGHUP: the first asks the capture to stop cleanly
+//! (drain the probes, flush and close the session, exit 0); a second ends
+//! the process at once with 128 + the signal, saying where the capture
+//! stays, and the kernel still detaches every probe.
+//!
+//! SIGHUP is what an ssh session that drops sends; by its default action
+//! it killed dflow with the session unconverted and its last second lost.
+//! The terminal it came from is gone by then: see
+//! `tui::terminal::forget_hung_up`.
 
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 
-use signal_hook::consts::{SIGINT, SIGTERM};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 
 /// What a second signal prints: set once the capture has a session file.
 static STOPPED_NOTE: OnceLock<Box<[u8]>> = OnceLock::new();
@@ -21,7 +26,7 @@ pub struct Shutdown(Arc<AtomicBool>);
 impl Shutdown {
     pub fn install() -> std::io::Result<Shutdown> {
         let flag = Arc::new(AtomicBool::new(false));
-        for sig in [SIGINT, SIGTERM] {
+        for sig in [SIGINT, SIGTERM, SIGHUP] {
             // Registered first, so it runs when the flag is already set.
             let set = Arc::clone(&flag);
             // SAFETY: the action only loads an atomic, reads a OnceLock

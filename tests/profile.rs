@@ -173,6 +173,21 @@ fn on_cpu_shares_svg_pprof_session_and_replay() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(String::from_utf8(out.stdout).unwrap(), folded);
+
+    // One number of samples everywhere: the capture's summary, the folded
+    // values, and `dflow sessions show` (which counted aggregate rows).
+    let said: u64 = stderr
+        .split(" samples at 999 Hz")
+        .next()
+        .and_then(|head| head.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no sample count in: {stderr}"));
+    assert_eq!(said, folded_total as u64, "{stderr}");
+    let out = common::dflow(&["sessions", "show", "--json", session.to_str().unwrap()]);
+    let info: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}", String::from_utf8_lossy(&out.stderr));
+    });
+    assert_eq!(info["samples"].as_u64(), Some(said), "{info}");
 }
 
 #[test]

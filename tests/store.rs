@@ -188,7 +188,13 @@ fn spans_flows_and_samples_read_back_as_written() {
     let info = &set.infos().unwrap()[0];
     assert_eq!(info.kind, "trace");
     assert!(info.ended_ns.is_some());
-    assert_eq!((info.spans, info.flows, info.samples), (1000, 5, 4));
+    // Samples are counted as the capture counts them (70 + 30 + 5 on-CPU in
+    // three rows), not as rows; the off-CPU row is one of 100 episodes.
+    assert_eq!((info.spans, info.flows, info.samples), (1000, 5, 105));
+    assert_eq!(
+        (info.off_cpu_episodes, info.blocked_ns),
+        (100, 1_000_000_000)
+    );
     assert_eq!(info.lost, 2);
     assert!(
         info.counters
@@ -576,6 +582,92 @@ fn a_log_left_behind_converts_on_first_open_with_what_it_holds() {
         bad,
         "a refused log is left as it was"
     );
+}
+
+/// Plants `links` (symlinks to `target`) again and again, as nobody, the
+/// way another user of a shared directory races a conversion.
+const PLANTER: &str = "
+import os, sys
+target, links = sys.argv[1], sys.argv[2:]
+while True:
+    for link in links:
+        try:
+            os.symlink(target, link)
+        except FileExistsError:
+            pass
+";
+
+/// Root converts a log left in a directory another user can write (as
+/// with `--session /home/alice/s.duckdb`), while that user keeps planting
+/// symlinks where the conversion's files used to go. Before, DuckDB created
+/// `FILE.converting.wal` by name and appended ~1 MB of WAL to whatever the
+/// link pointed at.
+#[test]
+fn a_planted_symlink_never_redirects_a_conversion() {
+    use std::os::unix::fs::MetadataExt as _;
+    if !common::root_or_skip("a_planted_symlink_never_redirects_a_conversion") {
+        return;
+    }
+    let dir = common::TempDir::new("planted");
+    std::fs::set_permissions(&dir.0, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let shared = dir.0.join("alice");
+    std::fs::create_dir(&shared).unwrap();
+    std::os::unix::fs::chown(&shared, Some(65534), Some(65534)).unwrap();
+    let precious = dir.0.join("precious");
+    std::fs::write(&precious, "root's own file\n").unwrap();
+    for round in 0..3 {
+        let path = shared.join(format!("s{round}.duckdb"));
+        let writer = SessionWriter::create(&path, meta(SessionKind::Trace)).unwrap();
+        writer.spans_wait(fixtures::spans(3000, BASE_NS)).unwrap();
+        writer.flush().unwrap();
+        drop(writer);
+        let links: Vec<String> = [".converting", ".converting.wal"]
+            .iter()
+            .map(|suffix| format!("{}{suffix}", path.display()))
+            .collect();
+        let mut planter = Command::new("setpriv")
+            .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+            .args(["python3", "-c", PLANTER])
+            .arg(&precious)
+            .args(&links)
+            .spawn()
+            .expect("run setpriv (util-linux) and python3");
+        let planted = (0..500).any(|_| {
+            std::thread::sleep(Duration::from_millis(10));
+            std::fs::symlink_metadata(&links[1]).is_ok()
+        });
+        let out = common::dflow(&[
+            "query",
+            "--json",
+            path.to_str().unwrap(),
+            "SELECT count(*) AS n FROM spans",
+        ]);
+        let _ = planter.kill();
+        let _ = planter.wait();
+        assert!(planted, "the planter never planted its links");
+        assert!(out.status.success(), "round {round}: {}", stderr(&out));
+        let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(rows[0]["n"].as_u64(), Some(3000), "round {round}");
+        assert_eq!(
+            std::fs::read_to_string(&precious).unwrap(),
+            "root's own file\n",
+            "round {round}: root wrote through a planted link"
+        );
+        let meta = std::fs::symlink_metadata(&path).unwrap();
+        assert!(meta.file_type().is_file(), "round {round}");
+        assert_eq!(
+            (meta.mode() & 0o777, meta.uid()),
+            (0o600, 0),
+            "round {round}"
+        );
+        // Nothing of the conversion's own is left beside the session.
+        let left: Vec<String> = std::fs::read_dir(&shared)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.contains(".dflow-"))
+            .collect();
+        assert!(left.is_empty(), "round {round}: {left:?}");
+    }
 }
 
 /// Run in a child by the kill and SIGTERM tests: writes spans until told to

@@ -450,6 +450,71 @@ fn three_tier_server_spans_parent_their_redis_calls() {
     assert!(concurrent >= 0.95, "{concurrent} at concurrency 16");
 }
 
+/// `redis-benchmark` pipelining 16 commands a write on 4 connections: every
+/// server span is linked to the client span of its command, however many
+/// requests one syscall carries and however many wait for their other end
+/// at once.
+#[test]
+fn pipelined_redis_benchmark_links_every_server_span() {
+    if !common::root_or_skip("pipelined_redis_benchmark_links_every_server_span") {
+        return;
+    }
+    let redis = Redis::start();
+    let server_pid = redis.child.id().to_string();
+    let tracer = Tracer::start(&[
+        "-p",
+        &server_pid,
+        "--comm",
+        "redis-benchmark",
+        "--protocol",
+        "redis",
+        "--no-session",
+    ]);
+    let port = redis.port.to_string();
+    let status = Command::new("redis-benchmark")
+        .args(["-p", &port, "-n", "10000", "-c", "4", "-P", "16"])
+        .args(["-t", "set,get", "-q"])
+        .stdout(Stdio::null())
+        .status()
+        .expect("redis-benchmark (apt-get install redis-tools)");
+    assert!(status.success());
+    let traced = tracer.stop();
+    assert!(traced.status.success(), "{}", traced.stderr);
+    let clients: HashMap<&Value, &Value> = traced
+        .spans
+        .iter()
+        .filter(|s| s["role"] == "client")
+        .map(|s| (&s["span_id"], s))
+        .collect();
+    let servers: Vec<&Value> = traced
+        .spans
+        .iter()
+        .filter(|s| s["role"] == "server")
+        .collect();
+    assert!(
+        servers.len() >= 20_000 && servers.len() == clients.len(),
+        "{} server and {} client spans; {}",
+        servers.len(),
+        clients.len(),
+        traced.summary
+    );
+    let unlinked: Vec<&&Value> = servers
+        .iter()
+        .filter(|s| {
+            clients
+                .get(&s["parent_span_id"])
+                .is_none_or(|c| c["endpoint"] != s["endpoint"] || c["trace_id"] != s["trace_id"])
+        })
+        .collect();
+    assert!(
+        unlinked.is_empty(),
+        "{} of {} server spans not linked to their client span, e.g. {}",
+        unlinked.len(),
+        servers.len(),
+        unlinked[0]
+    );
+}
+
 /// Floods UDP datagrams of 16 KiB at a socket that never reads, for the
 /// seconds given, as fast as it can.
 const FLOOD: &str = r#"
@@ -751,4 +816,248 @@ fn a_second_signal_stops_at_once_and_says_where_the_capture_stays() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("trace"));
+}
+
+/// A keep-alive HTTP server in Node.js: `/slow` answers after 700 ms, any
+/// other path at once with a 404. Node answers a client's close with
+/// shutdown() and only then close(); prints its port.
+const SLOW_NODE_SERVER: &str = r#"
+const http = require('http');
+const srv = http.createServer((req, res) => {
+  if (req.url === '/slow') {
+    setTimeout(() => { res.writeHead(200, {'Content-Length': '4'}); res.end('slow'); }, 700);
+  } else {
+    res.writeHead(404, {'Content-Length': '0'});
+    res.end();
+  }
+});
+srv.keepAliveTimeout = 60000;
+srv.listen(0, '127.0.0.1', () => console.log(srv.address().port));
+"#;
+
+/// `wrk` stops with requests to `/slow` in flight, then `ab -k` makes new
+/// connections, which the kernel gives the freed sockets' addresses: no
+/// request of the old connections is paired with a response of the new,
+/// each connection's state ends at its close, and the requests left in
+/// flight end as errors.
+#[test]
+fn requests_left_in_flight_at_close_are_not_paired_on_new_connections() {
+    if !common::root_or_skip("requests_left_in_flight_at_close_are_not_paired_on_new_connections") {
+        return;
+    }
+    let mut node = Command::new("node")
+        .args(["-e", SLOW_NODE_SERVER])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("node (apt-get install nodejs)");
+    let mut first = String::new();
+    BufReader::new(node.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let port: u16 = first.trim().parse().unwrap();
+    let pid = node.id().to_string();
+    let tracer = Tracer::start(&["-p", &pid, "--no-session"]);
+    const ROUNDS: usize = 3;
+    const AB_REQUESTS: usize = 40;
+    for _ in 0..ROUNDS {
+        let wrk = Command::new("wrk")
+            .args([
+                "-t1",
+                "-c8",
+                "-d1s",
+                &format!("http://127.0.0.1:{port}/slow"),
+            ])
+            .stdout(Stdio::null())
+            .status()
+            .expect("wrk (apt-get install wrk)");
+        assert!(wrk.success());
+        // Node closes wrk's connections before ab opens its own.
+        std::thread::sleep(Duration::from_millis(300));
+        let ab = Command::new("ab")
+            .args(["-k", "-q", "-n", &AB_REQUESTS.to_string(), "-c", "4"])
+            .arg(format!("http://127.0.0.1:{port}/missing"))
+            .stdout(Stdio::null())
+            .status()
+            .expect("ab (apt-get install apache2-utils)");
+        assert!(ab.success());
+    }
+    let traced = tracer.stop();
+    let _ = node.kill();
+    let _ = node.wait();
+    assert!(traced.status.success(), "{}", traced.stderr);
+    let tally = traced
+        .spans
+        .iter()
+        .fold(HashMap::<String, usize>::new(), |mut m, s| {
+            *m.entry(format!("{} {} {}", s["endpoint"], s["status"], s["code"]))
+                .or_default() += 1;
+            m
+        });
+    let (mut missing, mut slow_errors) = (0, 0);
+    for s in &traced.spans {
+        match (
+            s["endpoint"].as_str().unwrap(),
+            s["status"].as_str().unwrap(),
+        ) {
+            ("GET /missing", "client_error") if s["code"] == 404 => missing += 1,
+            ("GET /slow", "ok") if s["code"] == 200 => {}
+            ("GET /slow", "error") if s["code"].is_null() && s["resp_bytes"] == 0 => {
+                slow_errors += 1
+            }
+            _ => panic!("a span that mixes two connections: {s}; all: {tally:?}"),
+        }
+    }
+    assert_eq!(missing, ROUNDS * AB_REQUESTS, "{tally:?}");
+    assert!(slow_errors > 0, "wrk left requests in flight: {tally:?}");
+    // Every connection's close was seen: nothing is left waiting.
+    assert_eq!(
+        traced.summary["summary"]["unanswered"], 0,
+        "{}; {tally:?}",
+        traced.summary
+    );
+}
+
+/// Python's http.server over HTTP/1.1 keep-alive, serving the directory
+/// given; prints its port.
+const FILE_SERVER: &str = r#"
+import sys
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+class H(SimpleHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    def log_message(self, *a):
+        pass
+
+srv = ThreadingHTTPServer(("127.0.0.1", 0), partial(H, directory=sys.argv[1]))
+print(srv.server_address[1], flush=True)
+srv.serve_forever()
+"#;
+
+/// Files of 1 to 6 MB served by [`FILE_SERVER`] and fetched as apt does:
+/// every GET written at once on one keep-alive connection, the responses
+/// read back in 64 KiB reads, whose ends fall anywhere in them. Returns
+/// what dflow printed, the paths, and each response's size (head and
+/// body) as the client read it.
+fn pipelined_downloads(trace_client: bool) -> (common::tracing::Traced, Vec<String>, Vec<u64>) {
+    let dir = common::TempDir::new("pipelined");
+    let paths: Vec<String> = (1..=6).map(|i| format!("/file{i}.bin")).collect();
+    for (i, path) in paths.iter().enumerate() {
+        let body: Vec<u8> = (0..(i + 1) * 1_000_000 + 4321)
+            .map(|b| b"abcdefghijklmnopqrstuvwxyz"[b % 26])
+            .collect();
+        std::fs::write(dir.0.join(&path[1..]), body).unwrap();
+    }
+    let mut server = Command::new("python3")
+        .args(["-c", FILE_SERVER])
+        .arg(&dir.0)
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let mut first = String::new();
+    BufReader::new(server.stdout.as_mut().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    let port: u16 = first.trim().parse().unwrap();
+    let server_pid = server.id().to_string();
+    let me = std::process::id().to_string();
+    let mut args = vec!["-p", &server_pid, "--protocol", "http1", "--no-session"];
+    if trace_client {
+        args.extend(["-p", &me]);
+    }
+    let tracer = Tracer::start(&args);
+    let mut conn = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    let requests: String = paths
+        .iter()
+        .map(|p| format!("GET {p} HTTP/1.1\r\nHost: t\r\n\r\n"))
+        .collect();
+    conn.write_all(requests.as_bytes()).unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = vec![0u8; 64 * 1024];
+    let mut sizes = Vec::new();
+    for _ in &paths {
+        let head = loop {
+            if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+                break end + 4;
+            }
+            let n = conn.read(&mut chunk).unwrap();
+            assert!(n > 0, "the server closed early");
+            buf.extend_from_slice(&chunk[..n]);
+        };
+        let text = String::from_utf8_lossy(&buf[..head]).to_ascii_lowercase();
+        assert!(text.starts_with("http/1.1 200 "), "{text}");
+        let length: usize = text
+            .lines()
+            .find_map(|l| l.strip_prefix("content-length:"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+        while buf.len() < head + length {
+            let n = conn.read(&mut chunk).unwrap();
+            assert!(n > 0, "the server closed early");
+            buf.extend_from_slice(&chunk[..n]);
+        }
+        buf.drain(..head + length);
+        sizes.push((head + length) as u64);
+    }
+    drop(conn);
+    let traced = tracer.stop();
+    let _ = server.kill();
+    let _ = server.wait();
+    assert!(traced.status.success(), "{}", traced.stderr);
+    (traced, paths, sizes)
+}
+
+/// Each span of `role` in order: the path's GET, code 200, the whole
+/// response's size.
+fn assert_downloads(traced: &common::tracing::Traced, role: &str, paths: &[String], sizes: &[u64]) {
+    let got: Vec<(String, Value, u64)> = traced
+        .spans
+        .iter()
+        .filter(|s| s["role"] == role)
+        .map(|s| {
+            let endpoint = s["endpoint"].as_str().unwrap().to_owned();
+            (
+                endpoint,
+                s["code"].clone(),
+                s["resp_bytes"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let expected: Vec<(String, Value, u64)> = paths
+        .iter()
+        .zip(sizes)
+        .map(|(p, &n)| (format!("GET {p}"), Value::from(200), n))
+        .collect();
+    assert_eq!(got, expected, "{role} spans; {}", traced.summary);
+}
+
+/// Pipelined downloads of large files, as `apt` makes them: the server
+/// writes each response from its head on, and each of its spans has the
+/// code and the whole size.
+#[test]
+fn pipelined_large_responses_keep_their_codes_and_sizes() {
+    if !common::root_or_skip("pipelined_large_responses_keep_their_codes_and_sizes") {
+        return;
+    }
+    let (traced, paths, sizes) = pipelined_downloads(false);
+    assert_downloads(&traced, "server", &paths, &sizes);
+}
+
+/// The client's side of the same downloads. Not so yet: a response that
+/// begins inside one of the client's reads, past the bytes captured of it
+/// (the snaplen), has a head dflow never sees, and its call ends as an
+/// error without a code (5 of these 6 calls, as 10 of 14 of apt's).
+/// Seeing it needs the probe to capture at the offset where the parser
+/// knows the next head begins.
+#[test]
+#[ignore = "heads inside a read past the snaplen are not captured (issue item 25)"]
+fn pipelined_large_responses_keep_their_codes_and_sizes_on_the_client() {
+    if !common::root_or_skip("pipelined_large_responses_keep_their_codes_and_sizes_on_the_client") {
+        return;
+    }
+    let (traced, paths, sizes) = pipelined_downloads(true);
+    assert_downloads(&traced, "server", &paths, &sizes);
+    assert_downloads(&traced, "client", &paths, &sizes);
 }

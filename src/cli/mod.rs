@@ -26,9 +26,9 @@ Examples:
 /// Zero-code eBPF troubleshooting for one Linux host.
 ///
 /// dflow attaches eBPF probes on demand, with no change to the services it
-/// watches and no server: L7 calls linked into traces, a live service map,
-/// on- and off-CPU flame graphs, and per-connection network health. Every
-/// capture is kept as a DuckDB session file that can be replayed or queried.
+/// watches and no server: L7 calls (HTTP/1, DNS, Redis, PostgreSQL, MySQL)
+/// linked into traces, and on- and off-CPU flame graphs. Every capture is
+/// kept as a DuckDB session file that can be replayed or queried.
 #[derive(Debug, Parser)]
 #[command(name = "dflow", after_help = EXAMPLES, max_term_width = 100)]
 pub struct Cli {
@@ -274,6 +274,7 @@ pub struct ProfileArgs {
 pub fn parse_min_block(s: &str) -> Result<Duration, String> {
     humantime::parse_duration(s)
         .map_err(|e| format!("{e}; expected a duration such as 1us, 50us or 1ms"))
+        .and_then(within_bounds)
 }
 
 const QUERY_EXAMPLES: &str = "\
@@ -284,10 +285,17 @@ Examples:
                         FROM spans_v GROUP BY endpoint ORDER BY p99_ms DESC LIMIT 10'
   dflow query --csv S.duckdb 'SELECT * FROM flows_v' > flows.csv
   dflow query a.duckdb b.duckdb 'SELECT session, count(*) FROM spans_v GROUP BY session'
+  dflow query --memory-limit 8GB S.duckdb 'SELECT * FROM spans_v ORDER BY duration_ms DESC LIMIT 20'
 
 Files are opened read-only: a statement that would change one fails and the
 file stays byte-identical. With several files every view is the union of the
 files' views, with a leading `session` column naming the file.
+
+One statement per call: SQL with several (`SELECT 1; SELECT 2`) is refused
+rather than run with only the last one's result shown; a trailing `;` is
+fine. The table shows floats to 6 significant digits and clips cells and
+column names to the terminal's width (at most 80 characters); --csv and
+--json keep every value whole.
 ";
 
 /// Ask a session file (or several) questions in SQL.
@@ -306,6 +314,49 @@ pub struct QueryArgs {
     /// Print CSV (RFC 4180) instead of an aligned table.
     #[arg(long)]
     pub csv: bool,
+
+    /// The most memory DuckDB may use for the query, e.g. 512MB or 8GB (KB,
+    /// MB, GB, TB are powers of 1000; KiB, MiB, GiB, TiB of 1024). A query
+    /// that needs more fails and says so. Default: a quarter of this host's
+    /// memory (or of the cgroup's limit when lower).
+    #[arg(long, value_name = "SIZE", value_parser = parse_size)]
+    pub memory_limit: Option<u64>,
+}
+
+/// `--memory-limit`: a number and a unit as DuckDB reads them (`512MB`,
+/// `1.5GiB`, `2 GB`; KB, MB, GB, TB and K, M, G, T are powers of 1000, KiB
+/// to TiB of 1024); at least 1 MB, since DuckDB can run nothing in less.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    const EXPECTED: &str = "expected a size such as 512MB, 2GB or 1.5GiB";
+    let s = s.trim();
+    let split = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let number: f64 = number
+        .parse()
+        .map_err(|_| format!("'{s}' is not a size; {EXPECTED}"))?;
+    let multiplier: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" => return Err(format!("a unit is needed; {EXPECTED}")),
+        "b" | "bytes" => 1,
+        "k" | "kb" => 1_000,
+        "m" | "mb" => 1_000_000,
+        "g" | "gb" => 1_000_000_000,
+        "t" | "tb" => 1_000_000_000_000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        "tib" => 1 << 40,
+        other => return Err(format!("unknown unit '{other}'; {EXPECTED}")),
+    };
+    let bytes = number * multiplier as f64;
+    if bytes < 1e6 {
+        return Err(format!("DuckDB needs at least 1MB; {EXPECTED}"));
+    }
+    if bytes >= u64::MAX as f64 {
+        return Err(format!("'{s}' is more than any host has; {EXPECTED}"));
+    }
+    Ok(bytes as u64)
 }
 
 const SESSIONS_EXAMPLES: &str = "\
@@ -374,7 +425,9 @@ pub struct CaptureArgs {
     pub pids: Vec<u32>,
 
     /// Capture only processes with this command name, as in /proc/PID/comm
-    /// (at most 15 bytes; repeatable).
+    /// of the process (its main thread's name: every thread of dig matches
+    /// `--comm dig`, though its I/O threads are named isc-net-0000; at most
+    /// 15 bytes; repeatable).
     #[arg(long = "comm", value_name = "NAME", value_parser = parse_comm)]
     pub comms: Vec<String>,
 
@@ -407,6 +460,12 @@ pub fn parse_tag(s: &str) -> Result<(String, String), String> {
 /// Longest comm the kernel keeps (TASK_COMM_LEN less the NUL).
 pub const MAX_COMM_LEN: usize = 15;
 
+/// The longest duration any flag takes. Longer ones are surely typos, and
+/// past ~292 years a duration no longer fits the nanosecond counts and
+/// deadlines dflow computes from it (`-d 18446744073709551615s` overflowed
+/// `Instant + Duration` and panicked).
+pub const MAX_DURATION: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+
 /// Parses a human duration (`500ms`, `10s`, `2m`); zero is refused because it
 /// would end a capture before it starts.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
@@ -414,6 +473,13 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         .map_err(|e| format!("{e}; expected a duration such as 500ms, 10s or 2m"))?;
     if d.is_zero() {
         return Err("a duration of zero would capture nothing; use e.g. 500ms".to_owned());
+    }
+    within_bounds(d)
+}
+
+fn within_bounds(d: Duration) -> Result<Duration, String> {
+    if d > MAX_DURATION {
+        return Err("longer than dflow takes: at most 3650 days (10 years)".to_owned());
     }
     Ok(d)
 }

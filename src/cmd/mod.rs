@@ -31,6 +31,17 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
     }
 }
 
+/// An error from a capture's terminal view or its printed output, which
+/// stops the capture's loop but not its clean end (drain, session closed,
+/// summary): the error, to be returned after that end; None when it only
+/// says that nobody reads any more, a closed pipe (`dflow trace | head`) or
+/// a terminal that hung up (the ssh session dropped), which end a capture
+/// as Ctrl-C does.
+pub(crate) fn output_stopped(err: anyhow::Error) -> Option<anyhow::Error> {
+    let hung_up = crate::tui::terminal::forget_hung_up();
+    (!hung_up && !crate::exit::is_broken_pipe(&err)).then_some(err)
+}
+
 /// With only pids as targets (no --comm, which new processes can match),
 /// a note once every one of them has exited.
 pub(crate) fn all_targets_gone(capture: &crate::config::CaptureConfig) -> Option<String> {
@@ -77,30 +88,66 @@ pub(crate) fn open_session(
     Ok(Some(writer))
 }
 
+/// How a capture's session ended.
+#[derive(Debug, Default)]
+pub(crate) struct Closed {
+    /// The session file; None with `--no-session`.
+    pub path: Option<std::path::PathBuf>,
+    /// Writing it failed during the capture: what it lacks.
+    pub failure: Option<crate::store::writer::WriteFailure>,
+    /// It could not be finished: it stays a log (this says where).
+    pub error: Option<anyhow::Error>,
+}
+
 /// Ends the capture's session, if it has one: its counters under `source`,
 /// and the log converted into the DuckDB file, with a progress bar when
-/// that is slow. The file's path.
+/// that is slow. An error is kept in [`Closed`], for the summary to come
+/// first.
 pub(crate) fn close_session(
     writer: Option<crate::store::SessionWriter>,
     source: &str,
     counters: crate::probe::ProbeCounters,
     quiet: bool,
-) -> anyhow::Result<Option<std::path::PathBuf>> {
+) -> Closed {
     let Some(writer) = writer else {
-        return Ok(None);
+        return Closed::default();
     };
     let path = writer.path().to_owned();
+    let health = writer.health();
     let progress = Progress::new(quiet, WRITING_SESSION).finishing(WRITING_SESSION_END);
     let result = writer
         .finish_with_progress(vec![(source.to_owned(), counters)], &mut |done, total| {
             progress.update(done, total)
         });
     progress.done();
-    result.with_context(|| {
-        format!(
-            "the capture stays in {} as a log, converted when `dflow replay` or `dflow query` first opens it",
-            path.display()
-        )
-    })?;
-    Ok(Some(path))
+    let error = result
+        .with_context(|| {
+            format!(
+                "the capture stays in {} as a log, converted when `dflow replay` or `dflow query` first opens it",
+                path.display()
+            )
+        })
+        .err();
+    Closed {
+        path: Some(path),
+        failure: health.failure(),
+        error,
+    }
+}
+
+/// The line that says at once that the session can no longer be written.
+pub(crate) fn write_failure_note(failure: &crate::store::writer::WriteFailure) -> String {
+    format!(
+        "cannot write the session ({}); the capture goes on, but the session keeps only what came before",
+        failure.reason
+    )
+}
+
+/// The end's line about a session that lacks facts, or None.
+pub(crate) fn unwritten_note(closed: &Closed, what: &str) -> Option<String> {
+    let failure = closed.failure.as_ref()?;
+    Some(format!(
+        "the session lacks {} {what} that could not be written ({})",
+        failure.unwritten, failure.reason
+    ))
 }

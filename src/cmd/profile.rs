@@ -107,7 +107,7 @@ fn sample(
     // Before the line that says the capture runs: its session is open.
     let writer = open_session(capture, mode, hz)?;
     if !config.tui && !output.quiet {
-        eprintln!(
+        crate::say!(
             "dflow: sampling {} of {} at {hz} Hz{}; Ctrl-C stops",
             mode.name(),
             super::target_text(capture),
@@ -129,10 +129,21 @@ fn sample(
     let mut usage = crate::process::Usage::start();
     let stdout = io::stdout();
     let mut json_out = output.json.then(|| stdout.lock());
+    // An output that went away (a closed pipe, a terminal that hung up)
+    // ends the capture as Ctrl-C does; another error is returned after the
+    // session is closed.
+    let mut failed = None;
+    // Said once, at once, when writing the session fails (a full disk).
+    let mut write_failed: Option<String> = None;
     loop {
         if let Some(view) = &mut view {
-            if view.wait_key(TICK)? {
-                break;
+            match view.wait_key(TICK) {
+                Ok(false) => {}
+                Ok(true) => break,
+                Err(e) => {
+                    failed = super::output_stopped(e.into());
+                    break;
+                }
             }
         } else {
             std::thread::sleep(TICK);
@@ -156,32 +167,62 @@ fn sample(
         if gone.is_some() || (note.is_none() && now >= next_poll) {
             next_poll += POLL;
             let samples = sampler.poll(&mut |_, _| {})?;
-            absorb(&mut profile, samples, writer.as_ref(), json_out.as_mut())?;
+            if let Err(e) = absorb(&mut profile, samples, writer.as_ref(), json_out.as_mut()) {
+                json_out = None;
+                failed = super::output_stopped(e.into());
+                break;
+            }
+            if write_failed.is_none()
+                && let Some(failure) = writer.as_ref().and_then(SessionWriter::failure)
+            {
+                let text = super::write_failure_note(&failure);
+                if view.is_none() {
+                    crate::say!("dflow: {text}");
+                }
+                write_failed = Some(text);
+            }
             if let Some(view) = &mut view {
                 let mut status = status_of(&profile, started.elapsed());
                 status.lost = sampler.counters()?.lost;
                 (status.self_cpu_pct, status.self_rss_bytes) = usage.sample();
-                status.note = gone.as_ref().map(|g| format!("{g}; q quits"));
-                view.show(&profile, status)?;
+                let gone = gone.as_ref().map(|g| format!("{g}; q quits"));
+                let notes: Vec<&str> = write_failed
+                    .iter()
+                    .map(String::as_str)
+                    .chain(gone.as_deref())
+                    .collect();
+                status.note = (!notes.is_empty()).then(|| notes.join("; "));
+                if let Err(e) = view.show(&profile, status) {
+                    failed = super::output_stopped(e.into());
+                    break;
+                }
             }
             if gone.is_some() {
                 note = gone;
             }
         }
     }
+    // A SIGHUP comes with a terminal that hung up: what is left to say goes
+    // to /dev/null rather than failing.
+    crate::tui::terminal::forget_hung_up();
     // Back to the normal screen before the last read, so its progress bar
     // and the summary are seen.
     drop(view);
     let progress = Progress::new(output.quiet, crate::output::progress::SYMBOLIZING);
     let samples = sampler.poll(&mut |done, total| progress.update(done as u64, total as u64))?;
     progress.done();
-    absorb(&mut profile, samples, writer.as_ref(), json_out.as_mut())?;
+    if let Err(e) = absorb(&mut profile, samples, writer.as_ref(), json_out.as_mut()) {
+        failed = failed.or(super::output_stopped(e.into()));
+    }
     let counters = sampler.finish()?;
     let duration_ns = unix_ns_now() - started_ns;
-    let session = super::close_session(writer, "profile", counters, output.quiet)?;
+    let closed = super::close_session(writer, "profile", counters, output.quiet);
+    if let Some(text) = super::unwritten_note(&closed, "sample rows") {
+        crate::say!("dflow: {text}");
+    }
     if !output.quiet {
         if let Some(note) = &note {
-            eprintln!("dflow: {note}; the profile covers what was sampled until then");
+            crate::say!("dflow: {note}; the profile covers what was sampled until then");
         }
         print_summary(
             &profile.summary(),
@@ -199,12 +240,15 @@ fn sample(
     };
     let title = format!("dflow profile of {}", super::target_text(capture));
     let written = finish_outputs(&profile, &config.outputs, &meta, &title, config.tui, output);
-    if let Some(path) = session
+    if let (Some(path), None) = (&closed.path, &closed.error)
         && !output.quiet
     {
-        eprintln!("dflow: session {}", path.display());
+        crate::say!("dflow: session {}", path.display());
     }
-    written
+    match (closed.error, failed) {
+        (Some(e), _) | (None, Some(e)) => Err(e),
+        (None, None) => written,
+    }
 }
 
 fn open_session(
@@ -226,22 +270,26 @@ fn absorb(
     json: Option<&mut io::StdoutLock<'_>>,
 ) -> io::Result<()> {
     profile.extend(&samples);
-    if let Some(out) = json {
-        for s in &samples {
-            events::sample_json(out, s)?;
-        }
-        out.flush()?;
-    }
+    // Stored also when printing fails.
+    let printed = json.map_or(Ok(()), |out| {
+        samples
+            .iter()
+            .try_for_each(|s| events::sample_json(out, s))
+            .and_then(|()| out.flush())
+    });
     if let Some(writer) = writer {
         writer.samples(samples);
     }
-    Ok(())
+    printed
 }
 
 fn print_summary(s: &Summary, mode: Mode, lost: u64, hz: u32, elapsed: Duration) {
     let mut what = Vec::new();
     if mode.on_cpu {
-        what.push(format!("{} samples at {hz} Hz", s.samples));
+        what.push(format!(
+            "{} at {hz} Hz",
+            crate::output::plural(s.samples, "sample")
+        ));
     }
     if mode.off_cpu {
         what.push(format!("{:.3} s blocked", s.blocked_ns as f64 / 1e9));
@@ -254,7 +302,7 @@ fn print_summary(s: &Summary, mode: Mode, lost: u64, hz: u32, elapsed: Duration)
         elapsed.as_secs_f64()
     );
     line.push_str(&format!(", {lost} lost"));
-    eprintln!("{line}");
+    crate::say!("{line}");
     if s.truncated > 0 {
         let mut line = format!(
             "dflow: {:.1}% of stacks truncated (unwound with frame pointers)",
@@ -272,7 +320,7 @@ fn print_summary(s: &Summary, mode: Mode, lost: u64, hz: u32, elapsed: Duration)
                 line.push_str(&format!(" and {} more", lacking.len() - SHOWN));
             }
         }
-        eprintln!("{line}");
+        crate::say!("{line}");
     }
 }
 
@@ -314,7 +362,7 @@ fn finish_outputs(
     if let Some(path) = &outputs.svg {
         if folded.stacks.is_empty() {
             if !output.quiet {
-                eprintln!("dflow: no samples, so no flame graph in {}", path.display());
+                crate::say!("dflow: no samples, so no flame graph in {}", path.display());
             }
         } else {
             let opts = svg_options(&folded, title, meta);
@@ -325,7 +373,7 @@ fn finish_outputs(
         }
     }
     if !wrote.is_empty() && !output.quiet {
-        eprintln!("dflow: wrote {}", wrote.join(", "));
+        crate::say!("dflow: wrote {}", wrote.join(", "));
     }
     match failed.into_iter().next() {
         Some(e) => Err(e),
@@ -346,17 +394,13 @@ fn svg_options(folded: &Folded, title: &str, meta: &PprofMeta) -> SvgOptions {
     }
 }
 
-/// Writes through a buffer, naming the file in any error.
+/// Writes the whole file or none of it, naming it in any error.
 fn write_file(
     path: &Path,
     write: impl FnOnce(&mut BufWriter<File>) -> Result<(), OutputError>,
 ) -> anyhow::Result<()> {
-    let context = || format!("cannot write {}", path.display());
-    let file = File::create(path).with_context(context)?;
-    let mut out = BufWriter::new(file);
-    write(&mut out).with_context(context)?;
-    out.flush().with_context(context)?;
-    Ok(())
+    crate::output::file::write_whole(path, write)
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// The live terminal view: restores the terminal when dropped.

@@ -1,4 +1,5 @@
-//! `dflow query FILE... [SQL]`: read-only SQL over session files.
+//! `dflow query FILE... [SQL]`: read-only SQL over session files, one
+//! statement at a time, within a memory limit.
 
 use std::io::Write;
 
@@ -11,7 +12,7 @@ pub fn run(
     output: &OutputConfig,
     out: &mut impl Write,
 ) -> anyhow::Result<()> {
-    let set = SessionSet::open(&config.files)?;
+    let set = SessionSet::open_for_query(&config.files, config.memory_limit)?;
     let Some(sql) = &config.sql else {
         let multi = config.files.len() > 1;
         output::schema::describe(out, &set, multi, config.format, output.color)?;
@@ -19,7 +20,9 @@ pub fn run(
     };
     let table = set.query(sql)?;
     match config.format {
-        TableFormat::Aligned => output::table::write_aligned(out, &table, output.color)?,
+        TableFormat::Aligned => {
+            output::table::write_aligned_within(out, &table, output.color, config.max_cell)?;
+        }
         TableFormat::Csv => output::table::write_csv(out, &table)?,
         TableFormat::Json => output::table::write_json(out, &table)?,
     }

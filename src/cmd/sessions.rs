@@ -62,7 +62,7 @@ fn list(output: &OutputConfig, out: &mut impl Write) -> anyhow::Result<()> {
     output::sessions::list(out, &dir, &infos, output.json, output.color)?;
     if !output.quiet {
         for (file, e) in unreadable {
-            eprintln!(
+            crate::say!(
                 "dflow: skipped {}: {}",
                 file.display(),
                 crate::error_chain(&e)

@@ -81,7 +81,7 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
     // Before the line that says the capture runs: its session is open.
     let writer = super::open_session(&config.capture, SessionKind::Trace)?;
     if !output.quiet {
-        eprintln!(
+        crate::say!(
             "dflow: tracing {}{}; Ctrl-C stops",
             target_text(config),
             config
@@ -99,7 +99,10 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
             },
             epoch_offset_ns: epoch_offset_ns(),
         },
-        Box::new(|pid, comm| crate::process::describe(pid, Some(comm))),
+        Box::new({
+            let redact = config.redact;
+            move |pid, comm| crate::process::describe(pid, Some(comm), redact)
+        }),
     );
     let deadline = config.capture.duration.map(|d| started + d);
     // Buffered, and flushed once per tick: stdout is line-buffered, and a
@@ -114,14 +117,25 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
     let mut next_status = Instant::now() + STATUS_EVERY;
     let mut events_then = 0u64;
     let mut note = None;
+    // Once the output is gone (a closed pipe, a terminal that hung up) the
+    // calls are still stored, and the capture ends as on Ctrl-C.
+    let mut printing = true;
+    let mut failed = None;
+    // Said once, at once, when writing the session fails (a full disk).
+    let mut write_failed: Option<String> = None;
     loop {
         let stop = shutdown.requested() || deadline.is_some_and(|d| Instant::now() >= d);
         if stop {
             break;
         }
         if let Some(view) = &mut view {
-            if view.wait_key(TICK)? {
-                break;
+            match view.wait_key(TICK) {
+                Ok(false) => {}
+                Ok(true) => break,
+                Err(e) => {
+                    failed = super::output_stopped(e.into());
+                    break;
+                }
             }
         } else {
             match rx.recv_timeout(TICK) {
@@ -151,12 +165,15 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
                     self_rss_bytes,
                     elapsed: started.elapsed(),
                     live: true,
-                    note: note.as_ref().map(|n| format!("{n}; q quits")),
+                    note: status_note(write_failed.as_deref(), note.as_deref()),
                 });
                 events_then = stats.events;
                 next_status += STATUS_EVERY;
             }
-            view.draw()?;
+            if let Err(e) = view.draw() {
+                failed = super::output_stopped(e.into());
+                break;
+            }
         } else if Instant::now() >= next_status {
             // Without a view, the capture ends once the targets are gone
             // (with a view, the calls stay up until q).
@@ -166,8 +183,28 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
                 break;
             }
         }
-        shown += emit(config, output, &mut spans, writer.as_ref(), &mut out)?;
+        let w = writer.as_ref();
+        if let Err(e) = emit(
+            config, output, &mut spans, w, printing, &mut shown, &mut out,
+        ) {
+            printing = false;
+            failed = super::output_stopped(e.into());
+            break;
+        }
+        if write_failed.is_none()
+            && let Some(failure) = w.and_then(SessionWriter::failure)
+        {
+            let text = super::write_failure_note(&failure);
+            // The view's status bar says it at its next refresh.
+            if view.is_none() {
+                crate::say!("dflow: {text}");
+            }
+            write_failed = Some(text);
+        }
     }
+    // A SIGHUP comes with a terminal that hung up: what is left to say goes
+    // to /dev/null rather than failing.
+    crate::tui::terminal::forget_hung_up();
     // Back to the normal screen before the summary.
     drop(view);
     // Take in what is queued, detach (the drains make a last pass), take in
@@ -176,20 +213,49 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
     let counters = probe.finish()?;
     take_in(&rx, &mut pipeline);
     pipeline.flush(&mut spans);
-    shown += emit(config, output, &mut spans, writer.as_ref(), &mut out)?;
+    let w = writer.as_ref();
+    if let Err(e) = emit(
+        config, output, &mut spans, w, printing, &mut shown, &mut out,
+    ) {
+        failed = failed.or(super::output_stopped(e.into()));
+    }
     let stats = pipeline.stats();
     let waiting = pipeline.waiting();
-    let session = super::close_session(writer, "trace", counters, output.quiet)?;
+    let unparsed = pipeline.unparsed();
+    let closed = super::close_session(writer, "trace", counters, output.quiet);
     if !output.quiet {
         if let Some(note) = &note {
-            eprintln!("dflow: {note}; the calls traced until then are above");
+            crate::say!("dflow: {note}; the calls traced until then are above");
         }
-        summary(output, &counters, &stats, shown, waiting, started.elapsed())?;
-        if let Some(path) = session {
-            eprintln!("dflow: session saved to {}", path.display());
+        // Nobody may be left to read it: a failure to say it is no failure
+        // of the capture.
+        let end = End {
+            counters: &counters,
+            stats: &stats,
+            shown,
+            waiting,
+            elapsed: started.elapsed(),
+            closed: &closed,
+            unparsed: &unparsed,
+        };
+        let _ = summary(output, &end);
+        if let (Some(path), None) = (&closed.path, &closed.error) {
+            crate::say!("dflow: session saved to {}", path.display());
         }
+    } else if let Some(text) = super::unwritten_note(&closed, "calls") {
+        crate::say!("dflow: {text}");
     }
-    Ok(())
+    match (closed.error, failed) {
+        (Some(e), _) | (None, Some(e)) => Err(e),
+        (None, None) => Ok(()),
+    }
+}
+
+/// The view's note: a session that cannot be written, targets gone.
+fn status_note(write_failed: Option<&str>, targets_gone: Option<&str>) -> Option<String> {
+    let gone = targets_gone.map(|n| format!("{n}; q quits"));
+    let parts: Vec<&str> = write_failed.into_iter().chain(gone.as_deref()).collect();
+    (!parts.is_empty()).then(|| parts.join("; "))
 }
 
 /// Feeds the pipeline every batch the capture has queued, without waiting.
@@ -199,35 +265,44 @@ fn take_in(rx: &Receiver<Vec<SockEvent>>, pipeline: &mut Pipeline) {
     }
 }
 
-/// Prints and stores the spans that pass the filters; returns how many.
+/// Prints (while `printing`) and stores the spans that pass the filters,
+/// adding how many to `shown`. They are stored also when printing failed.
 fn emit(
     config: &TraceConfig,
     output: &OutputConfig,
     spans: &mut Vec<Span>,
     writer: Option<&SessionWriter>,
+    printing: bool,
+    shown: &mut u64,
     out: &mut impl Write,
-) -> anyhow::Result<u64> {
+) -> io::Result<()> {
     spans.retain(|s| wanted(config, s));
     if spans.is_empty() {
-        return Ok(0);
+        return Ok(());
     }
     // The terminal view shows them instead.
-    if !config.tui {
-        for s in spans.iter() {
-            if output.json {
-                events::span_json(out, s)?;
-            } else {
-                events::span_text(out, s)?;
-            }
-        }
-        out.flush()?;
-    }
-    let n = spans.len() as u64;
+    let printed = if printing && !config.tui {
+        print_spans(output, spans, out)
+    } else {
+        Ok(())
+    };
+    *shown += spans.len() as u64;
     let batch = std::mem::take(spans);
     if let Some(w) = writer {
         w.spans(batch);
     }
-    Ok(n)
+    printed
+}
+
+fn print_spans(output: &OutputConfig, spans: &[Span], out: &mut impl Write) -> io::Result<()> {
+    for s in spans {
+        if output.json {
+            events::span_json(out, s)?;
+        } else {
+            events::span_text(out, s)?;
+        }
+    }
+    out.flush()
 }
 
 #[derive(serde::Serialize)]
@@ -243,20 +318,44 @@ struct SummaryFields<'a> {
     /// Spans printed and stored (after --min-latency and --status).
     printed: u64,
     unanswered: usize,
+    /// Spans the session lacks because writing it failed (a full disk).
+    session_unwritten: u64,
+    /// Why writing the session failed, or why it could not be finished.
+    session_error: Option<String>,
     #[serde(flatten)]
     pipeline: &'a PipelineStats,
+    /// Connections not parsed (TLS, HTTP/2, unknown), with the top
+    /// (kind, port, process) rows.
+    unparsed: &'a crate::trace::unparsed::UnparsedSummary,
 }
 
-/// The end-of-capture summary on stderr: one JSON object with --json.
-fn summary(
-    output: &OutputConfig,
-    counters: &ProbeCounters,
-    stats: &PipelineStats,
+/// What the end-of-capture summary reports.
+struct End<'a> {
+    counters: &'a ProbeCounters,
+    stats: &'a PipelineStats,
     shown: u64,
     waiting: usize,
     elapsed: Duration,
-) -> io::Result<()> {
+    closed: &'a super::Closed,
+    unparsed: &'a crate::trace::unparsed::UnparsedSummary,
+}
+
+/// The end-of-capture summary on stderr: one JSON object with --json.
+fn summary(output: &OutputConfig, end: &End) -> io::Result<()> {
+    let End {
+        counters,
+        stats,
+        shown,
+        waiting,
+        elapsed,
+        closed,
+        unparsed,
+    } = *end;
     let mut err = io::stderr().lock();
+    // Said in words also with --json, as the failure itself was.
+    if let Some(text) = super::unwritten_note(closed, "calls") {
+        writeln!(err, "dflow: {text}")?;
+    }
     if output.json {
         let json = SummaryJson {
             summary: SummaryFields {
@@ -265,7 +364,14 @@ fn summary(
                 lost: counters.lost,
                 printed: shown,
                 unanswered: waiting,
+                session_unwritten: closed.failure.as_ref().map_or(0, |f| f.unwritten),
+                session_error: closed
+                    .failure
+                    .as_ref()
+                    .map(|f| f.reason.clone())
+                    .or_else(|| closed.error.as_ref().map(|e| format!("{e:#}"))),
                 pipeline: stats,
+                unparsed,
             },
         };
         serde_json::to_writer(&mut err, &json)?;
@@ -273,9 +379,10 @@ fn summary(
     }
     writeln!(
         err,
-        "dflow: {shown} calls in {:.1} s from {} socket events ({} lost{}){}",
+        "dflow: {} in {:.1} s from {} ({} lost{}){}",
+        crate::output::plural(shown, "call"),
         elapsed.as_secs_f64(),
-        counters.delivered,
+        crate::output::plural(counters.delivered, "socket event"),
         counters.lost,
         if counters.lost > 0 {
             "; the ring buffer was full: narrow the targets with -p/--comm/--port"
@@ -287,7 +394,11 @@ fn summary(
             1 => "; 1 request was still waiting for a response".to_owned(),
             n => format!("; {n} requests were still waiting for a response"),
         },
-    )
+    )?;
+    if let Some(line) = unparsed.line() {
+        writeln!(err, "dflow: {line}")?;
+    }
+    Ok(())
 }
 
 /// The targets and ports, for the start line.

@@ -105,7 +105,7 @@ impl Report {
         }
     }
 
-    /// The core of dflow (trace, flow, on-CPU profiling) can run here.
+    /// The core of this dflow (trace, on-CPU profiling) can run here.
     pub fn ready(&self) -> bool {
         self.unusable_core().is_empty()
     }
@@ -114,7 +114,6 @@ impl Report {
     pub fn unusable_core(&self) -> Vec<(&'static str, &Feature)> {
         [
             ("l7_trace", &self.features.l7_trace),
-            ("flow", &self.features.flow),
             ("on_cpu", &self.features.on_cpu),
         ]
         .into_iter()
@@ -156,10 +155,7 @@ impl Features {
         }
         Features {
             l7_trace: l7_trace(host, ring, types),
-            tls_capture: match &types.uprobe.error {
-                None => Feature::available(),
-                Some(e) => Feature::unavailable(format!("uprobes do not work here: {e}")),
-            },
+            tls_capture: tls_capture(types),
             flow: flow(host, ring, types),
             on_cpu: match &types.perf_event.error {
                 None => Feature::available(),
@@ -215,7 +211,33 @@ fn l7_trace(host: &HostFacts, ring: &RingBufferCheck, types: &ProgramTypes) -> F
     Feature::available()
 }
 
+/// What this build does with TLS: nothing yet. The report said
+/// "available" because uprobes work, though nothing captured TLS; a
+/// capture counts the connections it could not parse (TLS among them).
+fn tls_capture(types: &ProgramTypes) -> Feature {
+    let uprobes = match &types.uprobe.error {
+        None => "uprobes, which it needs, work here".to_owned(),
+        Some(e) => format!("uprobes, which it needs, do not work here: {e}"),
+    };
+    Feature::unavailable(format!(
+        "not in this build of dflow: TLS traffic is counted as unparsed, not decrypted ({uprobes})"
+    ))
+}
+
+/// `dflow flow` is not in this build: unavailable, with what the host
+/// offers it (the tracepoints it will read).
 fn flow(host: &HostFacts, ring: &RingBufferCheck, types: &ProgramTypes) -> Feature {
+    let host_side = flow_on_this_host(host, ring, types);
+    let on_host = match &host_side.reason {
+        None => "this host has what it needs".to_owned(),
+        Some(reason) => format!("on this host: {reason}"),
+    };
+    Feature::unavailable(format!(
+        "`dflow flow` is not in this build of dflow ({on_host})"
+    ))
+}
+
+fn flow_on_this_host(host: &HostFacts, ring: &RingBufferCheck, types: &ProgramTypes) -> Feature {
     if let Some(e) = &types.tracepoint.error {
         return Feature::unavailable(format!("tracepoints do not work here: {e}"));
     }

@@ -4,6 +4,7 @@
 
 pub mod doctor;
 pub mod events;
+pub mod file;
 pub mod progress;
 pub mod schema;
 pub mod sessions;
@@ -48,6 +49,27 @@ impl Palette {
 /// Writes `text` in `style` (a no-op style writes the text alone).
 pub fn paint(out: &mut impl Write, style: Style, text: &str) -> io::Result<()> {
     write!(out, "{style}{text}{style:#}")
+}
+
+/// A line on stderr that cannot panic. `eprintln!` panics when stderr is
+/// gone (a closed pipe, or the terminal of an ssh session that dropped),
+/// and the end of a capture must still close its session then.
+#[macro_export]
+macro_rules! say {
+    ($($arg:tt)*) => {
+        $crate::output::say_line(format_args!($($arg)*))
+    };
+}
+
+/// What [`say!`] writes; errors are dropped, as nobody is left to read them.
+pub fn say_line(args: std::fmt::Arguments<'_>) {
+    let _ = writeln!(io::stderr().lock(), "{args}");
+}
+
+/// `1 call`, `2 calls`: a count and its noun, for lines that scripts may
+/// read (no digit grouping, unlike the views' `tui::counted`).
+pub fn plural(n: u64, noun: &str) -> String {
+    format!("{n} {noun}{}", if n == 1 { "" } else { "s" })
 }
 
 /// Prints a value as one pretty JSON document and a newline.

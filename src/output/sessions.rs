@@ -85,7 +85,7 @@ pub fn list(
                     Value::Text(unix_ns(i.started_ns)),
                     Value::Text(span_of(i)),
                     Value::Text(bytes(i.size_bytes)),
-                    count(i, i.spans + i.flows + i.samples),
+                    count(i, i.spans + i.flows + i.samples + i.off_cpu_episodes),
                     count(i, i.lost),
                 ]
             })
@@ -137,6 +137,18 @@ pub fn show(out: &mut impl Write, info: &SessionInfo, json: bool, color: bool) -
     row(out, "spans", info.spans.to_string())?;
     row(out, "flows", info.flows.to_string())?;
     row(out, "samples", info.samples.to_string())?;
+    if info.off_cpu_episodes > 0 {
+        row(
+            out,
+            "blocked",
+            format!(
+                "{:.3} s in {} episode{}",
+                info.blocked_ns as f64 / 1e9,
+                info.off_cpu_episodes,
+                if info.off_cpu_episodes == 1 { "" } else { "s" }
+            ),
+        )?;
+    }
     row(out, "lost", info.lost.to_string())?;
     if !info.counters.is_empty() {
         writeln!(out)?;

@@ -1,5 +1,9 @@
 //! Query results as an aligned table, CSV (RFC 4180) or a JSON array of
 //! objects, one per row.
+//!
+//! The aligned table is for reading: cells and headers are clipped to a
+//! width and floats are rounded to six significant digits. CSV and JSON are
+//! for programs and keep every value whole, floats at full precision.
 
 use std::io::{self, Write};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -10,8 +14,14 @@ use serde_json::Value as Json;
 use crate::output::{Palette, paint};
 use crate::store::reader::Table;
 
-/// Longest cell shown in the aligned table; longer ones end in `…`.
-const MAX_CELL: usize = 80;
+/// Longest cell or header shown in the aligned table when no narrower
+/// width is asked for; longer ones end in `…`.
+pub const MAX_CELL: usize = 80;
+
+/// Significant digits of a float in the aligned table: enough to tell
+/// 44.5483 ms from 44.5484, without the binary noise of the 17 that a
+/// round trip needs (`44.548281399999915`).
+const FLOAT_DIGITS: usize = 6;
 
 fn to_ns(unit: TimeUnit, v: i64) -> i128 {
     let v = i128::from(v);
@@ -57,8 +67,66 @@ fn time_of_day(ns: i128) -> String {
     }
 }
 
-/// A value as text (NULL as the empty string; callers decide how to show it).
+/// A value as text (NULL as the empty string; callers decide how to show it),
+/// floats at full precision.
 pub fn text(v: &Value) -> String {
+    render(v, Floats::Full)
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Floats {
+    /// Every digit a round trip needs.
+    Full,
+    /// [`FLOAT_DIGITS`] significant digits, for reading.
+    Readable,
+}
+
+/// A float to [`FLOAT_DIGITS`] significant digits without trailing zeros
+/// (`44.5483`, `250.25`, `0.000123457`), its integer part whole below 1e15
+/// (`1234568`), and in exponent form from there or below 1e-4 (`1.5e20`).
+fn readable_float(f: f64) -> String {
+    if f == 0.0 {
+        return "0".to_owned();
+    }
+    if !f.is_finite() {
+        return f.to_string();
+    }
+    // The exponent after rounding, which can carry into a new digit
+    // (9.9999996 → 10).
+    let scientific = format!("{f:.*e}", FLOAT_DIGITS - 1);
+    let exponent: i32 = scientific
+        .rsplit_once('e')
+        .and_then(|(_, e)| e.parse().ok())
+        .unwrap_or(0);
+    let text = if (-4..15).contains(&exponent) {
+        let decimals = usize::try_from(FLOAT_DIGITS as i32 - 1 - exponent).unwrap_or(0);
+        format!("{f:.decimals$}")
+    } else {
+        scientific
+    };
+    trim_zeros(&text)
+}
+
+/// `44.5000` → `44.5`, `2.000` → `2`, `1.50000e20` → `1.5e20`.
+fn trim_zeros(s: &str) -> String {
+    let (mantissa, exp) = s.split_once('e').map_or((s, None), |(m, e)| (m, Some(e)));
+    let mantissa = if mantissa.contains('.') {
+        mantissa.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        mantissa
+    };
+    match exp {
+        Some(e) => format!("{mantissa}e{e}"),
+        None => mantissa.to_owned(),
+    }
+}
+
+fn render(v: &Value, floats: Floats) -> String {
+    let float = |f: f64| match floats {
+        Floats::Full => f.to_string(),
+        Floats::Readable => readable_float(f),
+    };
+    let text = |v: &Value| render(v, floats);
     match v {
         Value::Null => String::new(),
         Value::Boolean(b) => b.to_string(),
@@ -72,8 +140,10 @@ pub fn text(v: &Value) -> String {
         Value::USmallInt(n) => n.to_string(),
         Value::UInt(n) => n.to_string(),
         Value::UBigInt(n) => n.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Double(f) => f.to_string(),
+        // f32 → f64 is exact, and f32's own shortest form is what Full shows.
+        Value::Float(f) if floats == Floats::Full => f.to_string(),
+        Value::Float(f) => float(f64::from(*f)),
+        Value::Double(f) => float(*f),
         Value::Decimal(d) => d.to_string(),
         Value::Timestamp(unit, v) => timestamp(to_ns(*unit, *v)),
         Value::Text(s) | Value::Enum(s) => s.clone(),
@@ -167,11 +237,13 @@ fn is_numeric(v: &Value) -> bool {
     )
 }
 
-fn clip(s: String) -> String {
-    if s.chars().count() <= MAX_CELL {
+/// `s` cut to `max` characters (at least one), the last of them `…`.
+fn clip(s: String, max: usize) -> String {
+    let max = max.max(1);
+    if s.chars().count() <= max {
         return s;
     }
-    let mut out: String = s.chars().take(MAX_CELL - 1).collect();
+    let mut out: String = s.chars().take(max - 1).collect();
     out.push('…');
     out
 }
@@ -187,9 +259,32 @@ fn single_line(s: &str) -> String {
         .collect()
 }
 
-/// The aligned table: numbers right-aligned, NULL shown as `NULL`, then
-/// a row count.
+/// `s` padded with spaces to `width` characters. By hand rather than with
+/// `format!("{s:<width$}")`, whose width must fit in a u16: a 65,536
+/// character column name panicked there.
+fn pad(s: &str, width: usize, right_align: bool) -> String {
+    let fill = " ".repeat(width.saturating_sub(s.chars().count()));
+    if right_align {
+        fill + s
+    } else {
+        format!("{s}{fill}")
+    }
+}
+
+/// The aligned table with cells and headers clipped to [`MAX_CELL`].
 pub fn write_aligned(out: &mut impl Write, table: &Table, color: bool) -> io::Result<()> {
+    write_aligned_within(out, table, color, MAX_CELL)
+}
+
+/// The aligned table: numbers right-aligned, floats to six significant
+/// digits, NULL shown as `NULL`, each cell and header clipped to
+/// `max_cell` characters, then a row count.
+pub fn write_aligned_within(
+    out: &mut impl Write,
+    table: &Table,
+    color: bool,
+    max_cell: usize,
+) -> io::Result<()> {
     let p = Palette::new(color);
     let cells: Vec<Vec<(String, bool, bool)>> = table
         .rows
@@ -198,13 +293,21 @@ pub fn write_aligned(out: &mut impl Write, table: &Table, color: bool) -> io::Re
             row.iter()
                 .map(|v| match v {
                     Value::Null => ("NULL".to_owned(), false, true),
-                    v => (clip(single_line(&text(v))), is_numeric(v), false),
+                    v => (
+                        clip(single_line(&render(v, Floats::Readable)), max_cell),
+                        is_numeric(v),
+                        false,
+                    ),
                 })
                 .collect()
         })
         .collect();
-    let widths: Vec<usize> = table
+    let names: Vec<String> = table
         .columns
+        .iter()
+        .map(|name| clip(single_line(name), max_cell))
+        .collect();
+    let widths: Vec<usize> = names
         .iter()
         .enumerate()
         .map(|(i, name)| {
@@ -218,7 +321,7 @@ pub fn write_aligned(out: &mut impl Write, table: &Table, color: bool) -> io::Re
         })
         .collect();
     // A column of numbers (NULLs aside) is right-aligned, header included.
-    let numeric: Vec<bool> = (0..table.columns.len())
+    let numeric: Vec<bool> = (0..names.len())
         .map(|i| {
             let mut values = cells
                 .iter()
@@ -228,18 +331,11 @@ pub fn write_aligned(out: &mut impl Write, table: &Table, color: bool) -> io::Re
             values.peek().is_some() && values.all(|c| c.1)
         })
         .collect();
-    let header: Vec<String> = table
-        .columns
+    let header: Vec<String> = names
         .iter()
         .zip(&widths)
         .zip(&numeric)
-        .map(|((name, w), &num)| {
-            if num {
-                format!("{name:>w$}")
-            } else {
-                format!("{name:<w$}")
-            }
-        })
+        .map(|((name, &w), &num)| pad(name, w, num))
         .collect();
     paint(out, p.heading, header.join("  ").trim_end())?;
     writeln!(out)?;
@@ -252,12 +348,7 @@ pub fn write_aligned(out: &mut impl Write, table: &Table, color: bool) -> io::Re
             if i > 0 {
                 line.push_str("  ");
             }
-            let w = widths[i];
-            let padded = if *numeric {
-                format!("{s:>w$}")
-            } else {
-                format!("{s:<w$}")
-            };
+            let padded = pad(s, widths.get(i).copied().unwrap_or(0), *numeric);
             if *null && color {
                 line.push_str(&format!("{}{padded}{:#}", p.dim, p.dim));
             } else {
@@ -397,6 +488,91 @@ mod tests {
         assert_eq!(v[0]["note"], Json::Null);
         assert_eq!(v[1]["p99_ms"], 250.25);
         assert_eq!(v.as_array().unwrap().len(), 2);
+    }
+
+    fn aligned_within(table: &Table, max_cell: usize) -> String {
+        let mut out = Vec::new();
+        write_aligned_within(&mut out, table, false, max_cell).unwrap();
+        String::from_utf8(out).unwrap()
+    }
+
+    /// `format!("{s:<w$}")` panicked ("Formatting argument out of range")
+    /// once a column was 65,536 characters wide.
+    #[test]
+    fn a_header_of_any_length_is_clipped_without_a_panic() {
+        let long = "a".repeat(65_536);
+        let table = Table {
+            columns: vec![long.clone(), "n".into()],
+            rows: vec![vec![Value::Text(long), Value::BigInt(1)]],
+        };
+        let mut out = Vec::new();
+        write_aligned(&mut out, &table, false).unwrap();
+        let text = String::from_utf8(out).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        let clipped = format!("{}…", "a".repeat(MAX_CELL - 1));
+        assert_eq!(lines[0], format!("{clipped}  n"));
+        assert_eq!(lines[2], format!("{clipped}  1"));
+        for max_cell in [0, 1, 5, usize::MAX] {
+            let text = aligned_within(&table, max_cell);
+            assert!(text.ends_with("(1 row)\n"), "{max_cell}");
+        }
+    }
+
+    #[test]
+    fn cells_and_headers_clip_to_the_width_asked_for() {
+        assert_eq!(
+            aligned_within(&sample(), 6),
+            "endpo…   n  p99_ms  note\n\
+             ──────  ──  ──────  ──────\n\
+             GET /a  12     1.5  NULL\n\
+             POST …   3  250.25  two⏎l…\n\
+             (2 rows)\n"
+        );
+    }
+
+    #[test]
+    fn floats_read_at_six_significant_digits() {
+        for (f, want) in [
+            (44.548281399999915, "44.5483"),
+            (250.25, "250.25"),
+            (1.5, "1.5"),
+            (2.0, "2"),
+            (-0.0, "0"),
+            (-7.123456789, "-7.12346"),
+            (9.9999996, "10"),
+            (1234567.891, "1234568"),
+            (0.000123456789, "0.000123457"),
+            (0.0000123456, "1.23456e-5"),
+            (1.5e20, "1.5e20"),
+            (f64::NAN, "NaN"),
+            (f64::NEG_INFINITY, "-inf"),
+        ] {
+            assert_eq!(readable_float(f), want, "{f:?}");
+        }
+        let table = Table {
+            columns: vec!["p99_ms".into(), "qs".into(), "f".into()],
+            rows: vec![vec![
+                Value::Double(44.548281399999915),
+                Value::List(vec![Value::Double(0.1 + 0.2), Value::Double(1.0)]),
+                Value::Float(0.1),
+            ]],
+        };
+        let text = aligned_within(&table, MAX_CELL);
+        assert_eq!(
+            text.lines().nth(2),
+            Some("44.5483  [0.3, 1]  0.1"),
+            "{text}"
+        );
+        // Programs get every digit.
+        let mut json = Vec::new();
+        write_json(&mut json, &table).unwrap();
+        let v: Json = serde_json::from_slice(&json).unwrap();
+        assert_eq!(v[0]["p99_ms"], 44.548281399999915);
+        assert_eq!(v[0]["qs"][0], 0.30000000000000004);
+        let mut csv = Vec::new();
+        write_csv(&mut csv, &table).unwrap();
+        let csv = String::from_utf8(csv).unwrap();
+        assert!(csv.contains("44.548281399999915,"), "{csv}");
     }
 
     #[test]

@@ -129,7 +129,7 @@ pub struct NewPidRecord {
 }
 const _: () = assert!(size_of::<NewPidRecord>() == 20);
 
-/// A newly seen process: its pid and the comm of the sampled thread.
+/// A newly seen process: its pid and its name (its group leader's comm).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NewPid {
     pub pid: u32,

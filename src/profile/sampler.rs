@@ -151,7 +151,8 @@ impl Sampler {
         if self.procs.contains_key(&pid) {
             return;
         }
-        let process = crate::process::describe(pid, comm);
+        // Profiles keep no payloads, and no credentials on command lines.
+        let process = crate::process::describe(pid, comm, true);
         let maps = ProcessMaps::capture(pid).unwrap_or_default();
         self.procs.insert(
             pid,

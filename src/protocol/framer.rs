@@ -44,8 +44,10 @@ impl Framer {
     /// Feeds one syscall's bytes: `data` is what was captured of the `total`
     /// bytes it moved (`data.len() < total` when the capture was cut). The
     /// units found are appended to `out`, as [`Parse::Begin`], [`Parse::More`]
-    /// [`Parse::Skip`] or [`Parse::Abandon`] only. Returns how many bytes of the first unit came
-    /// from earlier syscalls (a head that was split), 0 when none did.
+    /// [`Parse::Skip`] or [`Parse::Abandon`] only; bytes no unit covered end
+    /// as a More when [`Parser::unseen`] claims them. Returns how many bytes
+    /// of the first unit came from earlier syscalls (a head that was split),
+    /// 0 when none did.
     pub fn feed(
         &mut self,
         parser: &mut dyn Parser,
@@ -65,6 +67,8 @@ impl Framer {
         let skipped = side.skip.min(total);
         side.skip -= skipped;
         if skipped >= captured {
+            // The unit ended in the part of the syscall not captured.
+            unseen(parser, dir, total - skipped, out);
             return 0;
         }
         let fresh = &data[skipped as usize..];
@@ -89,6 +93,7 @@ impl Framer {
                         side.pending = buf[at..].to_vec();
                     } else {
                         self.desyncs += 1;
+                        unseen(parser, dir, (buf.len() - at) as u64, out);
                     }
                     return earlier;
                 }
@@ -97,10 +102,12 @@ impl Framer {
                     // by the fuzz targets, a lost footing in release.
                     debug_assert!(false, "a parser said Incomplete on cut data");
                     self.desyncs += 1;
+                    unseen(parser, dir, (buf.len() - at) as u64 + total - captured, out);
                     return earlier;
                 }
                 Parse::Invalid => {
                     self.desyncs += 1;
+                    unseen(parser, dir, (buf.len() - at) as u64 + total - captured, out);
                     return earlier;
                 }
             };
@@ -117,14 +124,28 @@ impl Framer {
             let beyond = len - available;
             let uncaptured = total - captured;
             side.skip = beyond.saturating_sub(uncaptured);
+            unseen(parser, dir, uncaptured.saturating_sub(beyond), out);
             return earlier;
         }
+        unseen(parser, dir, total - captured, out);
         earlier
     }
 
     /// Whether an unfinished head waits in `dir` for the next syscall.
     pub fn has_pending(&self, dir: Direction) -> bool {
         !self.sides[dir.index()].pending.is_empty()
+    }
+}
+
+/// Offers the `len` bytes no unit covered to the parser, and hands them out
+/// as part of the message under way if it claims them.
+fn unseen(parser: &mut dyn Parser, dir: Direction, len: u64, out: &mut Vec<Parse>) {
+    if len > 0 && parser.unseen(dir, len) {
+        out.push(Parse::More {
+            len,
+            outcome: None,
+            done: false,
+        });
     }
 }
 
@@ -206,6 +227,48 @@ mod tests {
         assert_eq!(feed(&mut f, b"L0\n?????????", 12), [3]);
         assert_eq!(f.desyncs, 1);
         assert_eq!(feed(&mut f, b"L0\n", 3), [3]);
+    }
+
+    /// Claims every byte it could not see, as a body of the last unit.
+    struct Claims(Vec<u64>);
+
+    impl Parser for Claims {
+        fn parse(&mut self, data: &[u8], dir: Direction, cut: bool) -> Parse {
+            Toy.parse(data, dir, cut)
+        }
+
+        fn unseen(&mut self, _: Direction, len: u64) -> bool {
+            self.0.push(len);
+            true
+        }
+    }
+
+    #[test]
+    fn bytes_no_unit_covered_are_offered_to_the_parser() {
+        let mut f = Framer::new(Transport::Tcp);
+        let mut p = Claims(Vec::new());
+        let mut claims = |f: &mut Framer, data: &[u8], total: u64| {
+            let mut out = Vec::new();
+            let _ = f.feed(&mut p, Direction::Egress, data, total, &mut out);
+            lens(&out)
+        };
+        // Cut after two whole units: the 21 bytes after them are unseen.
+        assert_eq!(claims(&mut f, b"L0\nL1\nx", 28), [3, 4, 21]);
+        // A unit ends inside the uncaptured part: 100 - 4 - 50 unseen.
+        assert_eq!(claims(&mut f, b"L50\n", 100), [54, 46]);
+        // One running past the syscall is skipped, nothing unseen ...
+        assert_eq!(claims(&mut f, b"L200\n", 100), [205]);
+        // ... until the syscall where it ends, cut before that.
+        assert_eq!(claims(&mut f, b"yy", 120), [15]);
+        // After garbage, the rest of the syscall, captured or not.
+        assert_eq!(claims(&mut f, b"L0\n?????", 30), [3, 27]);
+        // Whole syscalls: nothing.
+        assert_eq!(claims(&mut f, b"L1\nz", 4), [4]);
+        assert_eq!(f.desyncs, 1);
+        assert_eq!(p.0, [21, 46, 15, 27]);
+        // The default claims nothing.
+        let mut f = Framer::new(Transport::Tcp);
+        assert_eq!(feed(&mut f, b"L0\nL1\nx", 28), [3, 4]);
     }
 
     #[test]

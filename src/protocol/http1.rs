@@ -51,6 +51,19 @@ const SECRET_HEADERS: [&str; 4] = [
     "set-cookie",
 ];
 
+/// Whether a header's value is a credential: the [`SECRET_HEADERS`], and
+/// any named like one (`X-Api-Key`, `X-Auth-Token`, `X-Client-Secret`).
+fn secret_header(name: &[u8]) -> bool {
+    SECRET_HEADERS
+        .iter()
+        .any(|s| name.eq_ignore_ascii_case(s.as_bytes()))
+        || [b"-token".as_slice(), b"-key", b"-secret"]
+            .iter()
+            .any(|end| {
+                name.len() >= end.len() && name[name.len() - end.len()..].eq_ignore_ascii_case(end)
+            })
+}
+
 /// A request line's start: a known method, a space, and a target in origin,
 /// absolute or asterisk form (authority form for CONNECT); when the line is
 /// complete, it must end with the HTTP/1 version.
@@ -395,10 +408,7 @@ impl Http1 {
                 context.request_id = Some(printable(&value[..value.len().min(REQUEST_ID_MAX)]));
             }
             if excerpt.len() < EXCERPT_MAX {
-                let secret = self.redact
-                    && SECRET_HEADERS
-                        .iter()
-                        .any(|s| name.eq_ignore_ascii_case(s.as_bytes()));
+                let secret = self.redact && secret_header(name);
                 push_excerpt(&mut excerpt, "\n");
                 push_printable(&mut excerpt, name);
                 push_excerpt(&mut excerpt, ": ");
@@ -1122,17 +1132,28 @@ mod tests {
 
     #[test]
     fn credentials_are_redacted_unless_asked_not_to() {
-        let head = b"GET /me HTTP/1.1\r\nauthorization: Basic dXNlcjpwYXNz\r\nProxy-Authorization: Basic cHJveHk=\r\nCookie: sid=s3cr3t\r\n\r\n";
+        let head = b"GET /me HTTP/1.1\r\nauthorization: Basic dXNlcjpwYXNz\r\nProxy-Authorization: Basic cHJveHk=\r\nCookie: sid=s3cr3t\r\nX-Api-Key: k3y\r\nX-Auth-Token: t0k\r\nx-client-secret: s3c\r\nX-Keyboard: kept\r\n\r\n";
         let response = b"HTTP/1.1 200 OK\r\nSet-Cookie: sid=n3wsecr3t\r\nContent-Length: 0\r\n\r\n";
         for redact in [true, false] {
             let mut p = new(Options { redact }, Transport::Tcp);
             let request = message(&p.parse(head, Egress, false)).excerpt.clone();
             let response = message(&p.parse(response, Ingress, false)).excerpt.clone();
-            for secret in ["dXNlcjpwYXNz", "cHJveHk=", "s3cr3t", "n3wsecr3t"] {
+            let secrets = [
+                "dXNlcjpwYXNz",
+                "cHJveHk=",
+                "s3cr3t",
+                "n3wsecr3t",
+                "k3y",
+                "t0k",
+                "s3c",
+            ];
+            for secret in secrets {
                 let shown = request.contains(secret) || response.contains(secret);
                 assert_eq!(shown, !redact, "{secret} with redact={redact}");
             }
             assert_eq!(request.contains("\nCookie: [redacted]"), redact);
+            assert_eq!(request.contains("\nX-Api-Key: [redacted]"), redact);
+            assert!(request.contains("X-Keyboard: kept"), "{request}");
         }
     }
 

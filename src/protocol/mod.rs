@@ -30,6 +30,9 @@
 //! with what it has (never [`Parse::Incomplete`]): usually a Begin with the
 //! head it could read and `len` the framing length, or `data.len()` when the
 //! framing is unknown, so the rest of the syscall counts as part of the unit.
+//! Bytes of a syscall that no unit covered (past the capture, or after an
+//! Invalid) are offered to [`Parser::unseen`], which may count them in the
+//! message under way and must not trust where the next syscall starts.
 //!
 //! Parsers never panic, whatever the bytes (each has a `cargo fuzz` target
 //! in `fuzz/`), never allocate in proportion to a length read off the wire,
@@ -45,6 +48,7 @@ pub mod fixture;
 pub mod framer;
 pub mod http1;
 pub mod mysql;
+pub mod opaque;
 pub mod postgres;
 pub mod redis;
 
@@ -239,6 +243,18 @@ pub const REDACTED: &str = "[redacted]";
 /// that connection, in the order the syscalls happened.
 pub trait Parser: Send {
     fn parse(&mut self, data: &[u8], dir: Direction, cut: bool) -> Parse;
+
+    /// The last `len` bytes of the syscall just fed in `dir` came after the
+    /// last unit and were never parsed: the snaplen cut them off, or they
+    /// followed an [`Parse::Invalid`]. Units may begin anywhere in them, so
+    /// the next syscall in `dir` may start inside one. Returns true when
+    /// they belong to the message being assembled in `dir`, which then
+    /// counts them (the framer hands them out as a [`Parse::More`] that
+    /// does not end it); by default they count for nothing.
+    fn unseen(&mut self, dir: Direction, len: u64) -> bool {
+        let _ = (dir, len);
+        false
+    }
 }
 
 /// A protocol as the registry knows it.

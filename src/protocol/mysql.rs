@@ -10,6 +10,16 @@
 //! the client from the server's greeting or from the first command, so it
 //! reads both sides the same and picks up a connection mid-way.
 //!
+//! Every packet of a response carries the next sequence id, so a packet
+//! that does not is a lost footing, reported as such ([`Parse::Invalid`]).
+//! A result set is mostly rows, and with the snaplen the capture of a
+//! syscall often stops a few rows in: the packets in the bytes not captured
+//! are never seen, so the next syscall may start inside one. Those bytes,
+//! and whole syscalls after them, are counted in the response (through
+//! [`Parser::unseen`]) until a syscall starts the way the next response
+//! must, at the sequence id its command expects; classic clients send no
+//! command before the whole response has come, so that is where it ends.
+//!
 //! The handshake (greeting, handshake response, auth switches) is Skip and
 //! never excerpted. After an SSL request the connection is TLS records, and
 //! after a compressed handshake it is compressed packets: both are skipped
@@ -58,6 +68,9 @@ const COM_STMT_EXECUTE: u8 = 0x17;
 const COM_STMT_SEND_LONG_DATA: u8 = 0x18;
 const COM_STMT_CLOSE: u8 = 0x19;
 const COM_STMT_FETCH: u8 = 0x1c;
+/// The last of the numbered commands; MariaDB adds the one below.
+const COM_RESET_CONNECTION: u8 = 0x1f;
+const COM_STMT_BULK_EXECUTE: u8 = 0xfa;
 
 const CLIENT_COMPRESS: u32 = 0x20;
 const CLIENT_SSL: u32 = 0x800;
@@ -76,6 +89,8 @@ fn new(options: Options, _: Transport) -> Box<dyn Parser> {
         deprecate_eof: None,
         compress: false,
         continued: [None, None],
+        lost: [false, false],
+        next_seq: None,
         queue: VecDeque::new(),
         response: None,
         statements: VecDeque::new(),
@@ -240,6 +255,9 @@ struct Pending {
     command: u8,
     /// For `COM_STMT_PREPARE`: the statement, until its id is known.
     prepare: Option<Stmt>,
+    /// The sequence id the response starts with: 1 unless the command took
+    /// several packets (or a progress report came first).
+    seq: u8,
 }
 
 /// Where the server is in a response.
@@ -256,7 +274,8 @@ enum Response {
     Rows,
     /// LOCAL INFILE: the client sends the file, the server then says OK.
     Infile,
-    /// Somewhere in a response whose packets were partly not captured.
+    /// Somewhere in a response some of whose packets were never seen: it
+    /// ends where the next one starts.
     Lost,
 }
 
@@ -298,6 +317,12 @@ struct Mysql {
     compress: bool,
     /// Per direction: the last packet was maximal, the next one goes on.
     continued: [Option<Tail>; 2],
+    /// Per direction: bytes of the last syscall were never parsed, so the
+    /// next one may start inside a packet.
+    lost: [bool; 2],
+    /// The sequence id of the server's next packet in the response under
+    /// way; None when unknown (LOCAL INFILE contents were lost).
+    next_seq: Option<u8>,
     /// Commands awaiting a response, oldest first.
     queue: VecDeque<Pending>,
     /// Where the server is in the response to the oldest command; None
@@ -317,6 +342,12 @@ impl Parser for Mysql {
             Phase::Compressed => return compressed_packet(data, cut),
             Phase::Auth | Phase::Command => {}
         }
+        if self.phase == Phase::Command
+            && self.lost[dir.index()]
+            && let Some(unit) = self.resync(data, dir)
+        {
+            return unit;
+        }
         let Some(p) = packet(data, cut) else {
             return if cut {
                 Parse::Invalid
@@ -330,6 +361,13 @@ impl Parser for Mysql {
             if last {
                 *side = None;
             }
+            if self.client == Some(dir) {
+                if let (Tail::More { .. }, Some(command)) = (tail, self.queue.back_mut()) {
+                    command.seq = p.seq.wrapping_add(1);
+                }
+            } else {
+                self.next_seq = Some(p.seq.wrapping_add(1));
+            }
             return match tail {
                 Tail::Skip => Parse::Skip { len: p.len },
                 Tail::More { done } => Parse::More {
@@ -340,12 +378,6 @@ impl Parser for Mysql {
             };
         }
         let mut unit = self.unit(&p, dir);
-        // The capture stopped in this syscall: the packets after this one
-        // are gone, and with them the place in the response.
-        let server = self.client == Some(dir.reverse());
-        if cut && p.len >= data.len() as u64 && server && self.response.is_some() {
-            self.response = Some(Response::Lost);
-        }
         if !last {
             // The message goes on in the next packet: it ends there.
             self.continued[dir.index()] = Some(match &mut unit {
@@ -357,9 +389,62 @@ impl Parser for Mysql {
         }
         unit
     }
+
+    fn unseen(&mut self, dir: Direction, _: u64) -> bool {
+        if self.phase != Phase::Command || self.client.is_none() {
+            return false;
+        }
+        self.lost[dir.index()] = true;
+        self.continued[dir.index()] = None;
+        if self.client == Some(dir) {
+            if matches!(self.response, Some(Response::Infile)) {
+                // Contents went by unseen: their count is unknown.
+                self.next_seq = None;
+            }
+            return false;
+        }
+        // Rows not captured, most likely: the response goes on to where
+        // the next one starts.
+        if self.response.is_some() {
+            self.response = Some(Response::Lost);
+            return true;
+        }
+        false
+    }
 }
 
 impl Mysql {
+    /// The first syscall in `dir` after bytes that were never parsed: None
+    /// when it starts the way the next message must, so it is parsed as
+    /// usual; otherwise it goes, whole, to the response whose packets were
+    /// lost (or to nothing).
+    fn resync(&mut self, data: &[u8], dir: Direction) -> Option<Parse> {
+        let p = packet(data, true)?;
+        let starts = if self.client == Some(dir) {
+            p.seq == 0 && is_command(&p)
+        } else {
+            self.queue
+                .front()
+                .is_some_and(|next| chains(data, next.seq) && opens_response(&p, next.command))
+        };
+        if starts {
+            self.lost[dir.index()] = false;
+            if self.client != Some(dir) && matches!(self.response, Some(Response::Lost)) {
+                self.response = None;
+            }
+            return None;
+        }
+        let len = data.len() as u64;
+        Some(match self.response {
+            Some(Response::Lost) if self.client != Some(dir) => Parse::More {
+                len,
+                outcome: None,
+                done: false,
+            },
+            _ => Parse::Skip { len },
+        })
+    }
+
     fn unit(&mut self, p: &Packet, dir: Direction) -> Parse {
         let skip = Parse::Skip { len: p.len };
         // A greeting (re)starts the handshake and tells who the server is.
@@ -371,6 +456,7 @@ impl Mysql {
             self.phase = Phase::Auth;
             self.queue.clear();
             self.response = None;
+            self.lost = [false, false];
             return skip;
         }
         // Attached mid-connection: the first command tells who the client is.
@@ -417,11 +503,14 @@ impl Mysql {
         if p.seq != 0 {
             // The contents of a LOCAL INFILE, ended by an empty packet.
             return match self.response {
-                Some(Response::Infile) => Parse::More {
-                    len,
-                    outcome: None,
-                    done: p.payload_len == 0,
-                },
+                Some(Response::Infile) => {
+                    self.next_seq = Some(p.seq.wrapping_add(1));
+                    Parse::More {
+                        len,
+                        outcome: None,
+                        done: p.payload_len == 0,
+                    }
+                }
                 _ => Parse::Skip { len },
             };
         }
@@ -437,6 +526,7 @@ impl Mysql {
                 self.phase = Phase::Auth;
                 self.queue.clear();
                 self.response = None;
+                self.lost = [false, false];
                 return Parse::Skip { len };
             }
             COM_QUERY => {
@@ -478,7 +568,11 @@ impl Mysql {
             if self.queue.len() == QUEUE_MAX {
                 self.queue.pop_front();
             }
-            self.queue.push_back(Pending { command, prepare });
+            self.queue.push_back(Pending {
+                command,
+                prepare,
+                seq: 1,
+            });
         }
         let mut message = Message::request(endpoint, excerpt);
         message.expects_response = expects_response;
@@ -517,17 +611,28 @@ impl Mysql {
     }
 
     fn server(&mut self, p: &Packet) -> Parse {
+        let expected = match &self.response {
+            Some(_) => self.next_seq,
+            None => self.queue.front().map(|next| next.seq),
+        };
+        if expected.is_some_and(|seq| seq != p.seq) {
+            // Not where the framing said a packet would be.
+            if self.response.is_some() {
+                self.response = Some(Response::Lost);
+            }
+            return Parse::Invalid;
+        }
+        let next_seq = p.seq.wrapping_add(1);
+        self.next_seq = Some(next_seq);
         // MariaDB's progress reports (an ERR with code 0xFFFF) interleave
-        // with a long statement's response.
+        // with a long statement's response, and take a sequence id.
         if p.payload.starts_with(&[0xff, 0xff, 0xff]) {
+            if let (None, Some(next)) = (&self.response, self.queue.front_mut()) {
+                next.seq = next_seq;
+            }
             return Parse::Skip { len: p.len };
         }
         let state = match self.response.take() {
-            // A response's first packet has sequence 1: the lost one ended.
-            Some(Response::Lost) if p.seq == 1 && !self.queue.is_empty() => None,
-            state => state,
-        };
-        let state = match state {
             Some(state) => state,
             None => match self.queue.pop_front() {
                 Some(pending) => Response::Start {
@@ -569,13 +674,8 @@ impl Mysql {
             }
             Response::Rows => rows(p),
             Response::Infile => error_or_ok(p),
-            Response::Lost => match rows(p) {
-                Step {
-                    next: Some(Response::Rows),
-                    ..
-                } => Step::more(Some(Response::Lost)),
-                step => step,
-            },
+            // Only after [`Mysql::resync`], which ends it first.
+            Response::Lost => Step::more(Some(Response::Lost)),
         };
         let done = step.next.is_none();
         self.response = step.next;
@@ -688,12 +788,64 @@ fn rows(p: &Packet) -> Step {
     }
 }
 
+/// Whether packet headers follow one another from the start of `data`, as
+/// far as it goes, with sequence ids counting up from `seq`, or from 1
+/// again after an OK, EOF or ERR (the response to a pipelined command).
+fn chains(data: &[u8], mut seq: u8) -> bool {
+    let mut at = 0;
+    let mut ended = false;
+    while let Some(head) = data.get(at..at + HEADER) {
+        if head[3] != seq && !(ended && head[3] == 1) {
+            return false;
+        }
+        seq = head[3].wrapping_add(1);
+        ended = matches!(data.get(at + HEADER), Some(0x00 | 0xfe | 0xff));
+        at += HEADER + le24(head);
+    }
+    at > 0
+}
+
+/// Whether `p` can be the first packet of the response to `command`: an
+/// OK, an ERR, a LOCAL INFILE request, an EOF, or a column count. Each is
+/// short; the bytes in the middle of a row seldom look like one.
+fn opens_response(p: &Packet, command: u8) -> bool {
+    if command == COM_STATISTICS {
+        return true;
+    }
+    if p.payload_len >= 1 << 16 {
+        return false;
+    }
+    match p.first() {
+        Some(0x00) => p.payload_len >= 7,
+        Some(0xff) => p.payload_len >= 3,
+        Some(0xfb) => command == COM_QUERY,
+        Some(0xfe) => p.payload_len < 9,
+        _ => matches!(
+            lenenc(p.payload),
+            Some((1..=COLUMNS_MAX, n)) if p.payload_len <= n + 1
+        ),
+    }
+}
+
+/// Whether `p` looks like a client's command.
+fn is_command(p: &Packet) -> bool {
+    match p.payload.split_first() {
+        Some((&(COM_QUERY | COM_STMT_PREPARE), sql)) => {
+            sql.is_empty() || starts_like_sql(query_text(sql))
+        }
+        Some((&command, _)) => command <= COM_RESET_CONNECTION || command == COM_STMT_BULK_EXECUTE,
+        None => false,
+    }
+}
+
 /// After an OK or EOF: the next result, if the server says one follows.
 fn more_results(status: u16) -> Option<Response> {
     (status & SERVER_MORE_RESULTS_EXISTS != 0).then_some(Response::Start {
         pending: Pending {
             command: COM_QUERY,
             prepare: None,
+            // The next result's packets go on counting.
+            seq: 0,
         },
         begun: true,
     })
@@ -777,8 +929,8 @@ fn command_name(command: u8) -> String {
         COM_STMT_FETCH => "STMT_FETCH",
         0x1d => "DAEMON",
         0x1e => "BINLOG_DUMP_GTID",
-        0x1f => "RESET_CONNECTION",
-        0xfa => "STMT_BULK_EXECUTE",
+        COM_RESET_CONNECTION => "RESET_CONNECTION",
+        COM_STMT_BULK_EXECUTE => "STMT_BULK_EXECUTE",
         0xfe => "MULTI",
         _ => return format!("COM_{command:#04x}"),
     };
@@ -1036,6 +1188,7 @@ fn one_of(word: &[u8], keywords: &[&str]) -> bool {
 mod tests {
     use super::*;
     use crate::protocol::fixture::{self, Side};
+    use crate::protocol::framer::Framer;
     use crate::protocol::{Kind, exercise};
 
     const C: Direction = Direction::Egress;
@@ -1590,6 +1743,164 @@ mod tests {
         let mut p = new(Options::default(), Transport::Tcp);
         assert_eq!(p.parse(&q[..3], C, true), Parse::Invalid);
         assert_eq!(p.parse(&q[..3], C, false), Parse::Incomplete);
+    }
+
+    /// A result set of `rows` ten-byte rows after a one-column definition:
+    /// 5 + 44 + 9 + 15 * rows + 9 bytes.
+    fn result_set(rows: u8) -> Vec<u8> {
+        let mut packets = vec![pkt(1, &[1]), def(2), eof(3, 2)];
+        packets.extend((0..rows).map(|i| row(4 + i, "abcdefghij")));
+        packets.push(eof(4 + rows, 2));
+        packets.concat()
+    }
+
+    #[test]
+    fn a_result_set_cut_by_the_snaplen_keeps_its_size() {
+        let mut c = Conn::new();
+        c.feed(C, &query("SELECT id FROM items"));
+        let response = result_set(40);
+        assert_eq!(response.len(), 667);
+        // Three rows seen, the third in part: the rest is never seen.
+        assert_eq!(
+            c.feed_cut(S, &response[..100], response.len()),
+            [
+                r#"response 5 ok "" done=false"#,
+                "more 44 done=false",
+                "more 9 done=false",
+                "more 15 done=false",
+                "more 15 done=false",
+                "more 15 done=false",
+                "more 564 done=false",
+            ]
+        );
+        // It ended before the next command: the next response is whole.
+        c.feed(C, &query("SELECT 1"));
+        assert_eq!(c.feed(S, &ok(1, 2)), [r#"response 11 ok "" done=true"#]);
+        // So are the responses to pipelined commands, read at once.
+        c.feed(C, &query("SELECT id FROM items"));
+        c.feed_cut(S, &response[..100], response.len());
+        c.feed(C, &[query("BEGIN"), query("COMMIT")].concat());
+        assert_eq!(
+            c.feed(S, &[ok(1, 2), ok(1, 2)].concat()),
+            [
+                r#"response 11 ok "" done=true"#,
+                r#"response 11 ok "" done=true"#,
+            ]
+        );
+        assert_eq!(c.framer.desyncs, 0);
+    }
+
+    #[test]
+    fn a_result_set_over_several_syscalls_is_counted_to_its_end() {
+        let response = result_set(40);
+        for second_captured in [usize::MAX, 100] {
+            let mut c = Conn::new();
+            c.feed(C, &query("SELECT id FROM items"));
+            // 300 bytes in the first syscall, 100 of them captured: the
+            // second starts two bytes into a row.
+            let first = c.feed_cut(S, &response[..100], 300);
+            assert_eq!(first[6..], ["more 197 done=false"]);
+            let rest = &response[300..];
+            let second = c.feed_cut(S, &rest[..rest.len().min(second_captured)], rest.len());
+            let bytes: u64 = [first, second]
+                .concat()
+                .iter()
+                .map(|u| u.split(' ').nth(1).unwrap().parse::<u64>().unwrap())
+                .sum();
+            assert_eq!(bytes, 667);
+            c.feed(C, &query("SELECT 1"));
+            assert_eq!(c.feed(S, &ok(1, 2)), [r#"response 11 ok "" done=true"#]);
+            assert_eq!(c.framer.desyncs, 0);
+        }
+    }
+
+    #[test]
+    fn a_packet_out_of_sequence_is_a_lost_footing() {
+        let mut c = Conn::new();
+        c.feed(C, &query("SELECT id FROM items"));
+        let response = [
+            pkt(1, &[1]),
+            def(2),
+            eof(3, 2),
+            row(4, "1"),
+            row(6, "2"),
+            eof(7, 2),
+        ];
+        assert_eq!(
+            feed_all(&mut c, S, &response)[3..],
+            // The rest of the syscall still counts in the response.
+            ["more 6 done=false", "more 15 done=false"]
+        );
+        assert_eq!(c.framer.desyncs, 1);
+        c.feed(C, &query("SELECT 1"));
+        assert_eq!(c.feed(S, &ok(1, 2)), [r#"response 11 ok "" done=true"#]);
+        assert_eq!(c.framer.desyncs, 1);
+    }
+
+    /// Each call's endpoint and response bytes as a capture with `snaplen`
+    /// sees them from `side`, and the framer's desyncs.
+    fn calls(records: &[fixture::Record], snaplen: usize, side: Side) -> (Vec<(String, u64)>, u64) {
+        let mut parser = new(Options::default(), Transport::Tcp);
+        let mut framer = Framer::new(Transport::Tcp);
+        let mut calls: Vec<(String, u64)> = Vec::new();
+        let mut answered = 0;
+        for r in records {
+            let dir = match side {
+                Side::Client => r.dir,
+                Side::Server => r.dir.reverse(),
+            };
+            let captured = &r.bytes[..r.bytes.len().min(snaplen)];
+            let mut units = Vec::new();
+            framer.feed(
+                parser.as_mut(),
+                dir,
+                captured,
+                r.bytes.len() as u64,
+                &mut units,
+            );
+            for unit in units {
+                match unit {
+                    Parse::Begin { message, .. } if message.kind == Kind::Request => {
+                        calls.push((message.endpoint, 0));
+                    }
+                    Parse::Begin { len, .. } => {
+                        answered += 1;
+                        calls[answered - 1].1 = len;
+                    }
+                    Parse::More { len, .. } if r.dir == Direction::Ingress => {
+                        calls[answered - 1].1 += len;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        (calls, framer.desyncs)
+    }
+
+    #[test]
+    fn mysqlslap_result_sets_keep_their_size_at_any_snaplen() {
+        let records = fixture::load(&fixture::folder("mysql").join("mysqlslap.bin"));
+        // What the server sent after each command, up to the next one.
+        let mut sizes: Vec<u64> = Vec::new();
+        for r in &records[3..] {
+            match r.dir {
+                Direction::Egress if r.bytes[4] != COM_QUIT => sizes.push(0),
+                Direction::Egress => {}
+                Direction::Ingress => *sizes.last_mut().unwrap() += r.bytes.len() as u64,
+            }
+        }
+        assert_eq!(sizes, [11, 17382, 11, 17522]);
+        let want: Vec<(String, u64)> = ["INSERT t1", "SELECT t1", "INSERT t1", "SELECT t1"]
+            .iter()
+            .zip(sizes)
+            .map(|(e, n)| ((*e).to_owned(), n))
+            .collect();
+        for snaplen in [usize::MAX, 1024, 64] {
+            for side in [Side::Client, Side::Server] {
+                let got = calls(&records, snaplen, side);
+                assert_eq!(got, (want.clone(), 0), "snaplen {snaplen}, {side:?}");
+            }
+        }
     }
 
     #[test]

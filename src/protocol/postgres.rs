@@ -22,6 +22,11 @@
 //! its remaining requests get no response. A `ReadyForQuery` that the
 //! snaplen cut off is inferred when the client starts a new batch.
 //!
+//! A `Parse` that the same syscall shows ending its request unexecuted
+//! (a `Sync` before any `Bind` or `Execute`: `pgbench -M prepared`, libpq's
+//! `PQprepare`) is a call of its own, `PREPARE <endpoint>`: the executions
+//! are the `Bind`s that run the statement later.
+//!
 //! Written by hand: no crate parses the protocol from a truncated capture
 //! of either side.
 
@@ -235,7 +240,9 @@ impl Parser for Postgres {
         }
         let body = &data[5..data.len().min(len as usize + 1)];
         if from_client {
-            self.client_message(ty, body, total)
+            // What the client sent next in the same syscall, when captured.
+            let after = data.get(total as usize..);
+            self.client_message(ty, body, total, after)
         } else {
             // The capture ends with this message: what followed it is lost.
             self.lost_tail = cut && (data.len() as u64) <= total;
@@ -288,7 +295,7 @@ impl Postgres {
         }
     }
 
-    fn client_message(&mut self, ty: u8, body: &[u8], len: u64) -> Parse {
+    fn client_message(&mut self, ty: u8, body: &[u8], len: u64, after: Option<&[u8]>) -> Parse {
         let more = |done| Parse::More {
             len,
             outcome: None,
@@ -325,7 +332,14 @@ impl Postgres {
                 self.remember(name, &endpoint);
                 self.end_request();
                 self.building = Some(1);
-                request(len, endpoint, self.query_excerpt(text), false)
+                // A statement prepared to be executed later (each Bind
+                // that runs it is a call) is not an execution.
+                let shown = if after.is_some_and(prepares_only) {
+                    format!("PREPARE {endpoint}")
+                } else {
+                    endpoint
+                };
+                request(len, shown, self.query_excerpt(text), false)
             }
             b'B' | b'D' | b'E' | b'C' => {
                 if ty == b'C' && body.first() == Some(&b'S') {
@@ -505,6 +519,27 @@ impl Postgres {
             text
         }
     }
+}
+
+/// Whether the messages a client sent after a `Parse`, in the same syscall,
+/// leave it a prepare only: the batch or the request ends (a `Sync`, the
+/// next `Parse`, a `Query`) before a `Bind` or an `Execute`. Unknown (false)
+/// when the captured bytes end first: a client may flush between them.
+/// `pgbench -M prepared` and libpq's `PQprepare` send `Parse`, `Sync`;
+/// lib/pq (Go) sends `Parse`, `Describe`, `Sync`.
+fn prepares_only(mut rest: &[u8]) -> bool {
+    while let Some((ty, len)) = header(rest) {
+        match ty {
+            b'B' | b'E' => return false,
+            b'S' | b'P' | b'Q' | b'F' | b'X' => return true,
+            _ => {}
+        }
+        let Some(next) = rest.get(len as usize + 1..) else {
+            return false;
+        };
+        rest = next;
+    }
+    false
 }
 
 /// A statement's name as remembered: cut, so that the memory a connection
@@ -1398,6 +1433,136 @@ mod tests {
             "B!(SELECT t) b(ok) M M M M B!(SELECT) b(ok) M! \
              B!(SELECT) b(ok) M M M M B!(SELECT) b(ok) M!"
         );
+    }
+
+    #[test]
+    fn a_prepare_alone_is_not_an_execution() {
+        let describe = |what: &[u8]| msg(b'D', what);
+        let parse_complete = || msg(b'1', b"");
+        let bind_complete = || msg(b'2', b"");
+        // `pgbench -M prepared`: Parse and Sync once, then Bind, Describe,
+        // Execute and Sync for each execution.
+        assert_eq!(
+            conversation(&[
+                (
+                    C,
+                    [parse_msg("P_1", "UPDATE t SET a = $1"), sync()].concat()
+                ),
+                (S, [parse_complete(), ready()].concat()),
+                (
+                    C,
+                    [bind("P_1"), describe(b"P\0"), execute(), sync()].concat()
+                ),
+                (
+                    S,
+                    [
+                        bind_complete(),
+                        msg(b'n', b""),
+                        complete("UPDATE 1"),
+                        ready()
+                    ]
+                    .concat()
+                ),
+            ]),
+            "B(PREPARE UPDATE t) M! b(ok) M! B(UPDATE t) M M M! b(ok) M M M!"
+        );
+        // lib/pq: Parse, Describe and Sync, then Bind, Execute and Sync.
+        assert_eq!(
+            conversation(&[
+                (
+                    C,
+                    [
+                        parse_msg("", "SELECT * FROM t WHERE id = $1"),
+                        describe(b"S\0"),
+                        sync()
+                    ]
+                    .concat()
+                ),
+                (
+                    S,
+                    [
+                        parse_complete(),
+                        msg(b't', b"\0\0"),
+                        msg(b'T', b"\0\0"),
+                        ready()
+                    ]
+                    .concat()
+                ),
+                (C, [bind(""), execute(), sync()].concat()),
+                (S, [bind_complete(), complete("SELECT 0"), ready()].concat()),
+            ]),
+            "B(PREPARE SELECT t) M M! b(ok) M M M! B(SELECT t) M M! b(ok) M M!"
+        );
+        // Parsed and executed at once: one call.
+        assert_eq!(
+            conversation(&[
+                (
+                    C,
+                    [parse_msg("", "DELETE FROM t"), bind(""), execute(), sync()].concat()
+                ),
+                (
+                    S,
+                    [
+                        parse_complete(),
+                        bind_complete(),
+                        complete("DELETE 0"),
+                        ready()
+                    ]
+                    .concat()
+                ),
+            ]),
+            "B(DELETE t) M M M! b(ok) M M M!"
+        );
+        // Only what the same syscall shows tells: a Sync written apart
+        // leaves the Parse taken for an execution.
+        assert_eq!(
+            conversation(&[
+                (C, parse_msg("s", "DELETE FROM t")),
+                (C, sync()),
+                (S, [parse_complete(), ready()].concat()),
+            ]),
+            "B(DELETE t) M! b(ok) M!"
+        );
+    }
+
+    #[test]
+    fn pgbench_prepared_executions_are_counted_once() {
+        let records = fixture::load(&fixture::folder("postgres").join("pgbench_prepared.bin"));
+        for side in [Side::Client, Side::Server] {
+            let mut p = parser();
+            let mut f = Framer::new(Transport::Tcp);
+            let mut calls = std::collections::BTreeMap::<String, u32>::new();
+            for r in &records {
+                let dir = match side {
+                    Side::Client => r.dir,
+                    Side::Server => r.dir.reverse(),
+                };
+                for unit in feed(&mut f, p.as_mut(), dir, &r.bytes, r.bytes.len()) {
+                    if let Parse::Begin { message, .. } = unit
+                        && message.kind == Kind::Request
+                    {
+                        *calls.entry(message.endpoint).or_default() += 1;
+                    }
+                }
+            }
+            // `pgbench -t 2` with the TPC-B-like script: each statement
+            // prepared once, executed twice.
+            let mut want = std::collections::BTreeMap::new();
+            for statement in [
+                "BEGIN",
+                "UPDATE pgbench_accounts",
+                "SELECT pgbench_accounts",
+                "UPDATE pgbench_tellers",
+                "UPDATE pgbench_branches",
+                "INSERT pgbench_history",
+                "END",
+            ] {
+                want.insert(format!("PREPARE {statement}"), 1);
+                want.insert(statement.to_owned(), 2);
+            }
+            assert_eq!(calls, want, "{side:?}");
+            assert_eq!(f.desyncs, 0);
+        }
     }
 
     #[test]

@@ -70,8 +70,8 @@ pub enum StoreError {
     NotDuckDb { path: PathBuf, detail: String },
     #[error("{} is being written by a running capture ({detail})", .path.display())]
     Locked { path: PathBuf, detail: String },
-    #[error("{} is a DuckDB file but not a dflow session (no session table)", .0.display())]
-    NotSession(PathBuf),
+    #[error("{} is a DuckDB file but not a dflow session ({detail})", .path.display())]
+    NotSession { path: PathBuf, detail: String },
     #[error(
         "{} was written by a newer dflow (schema version {found}; this dflow reads up to {supported})",
         .path.display()
@@ -93,10 +93,22 @@ pub enum StoreError {
         #[source]
         source: std::io::Error,
     },
-    #[error("query is read-only; it cannot run a statement that changes a session")]
-    ReadOnly(#[source] duckdb::Error),
-    #[error("query failed")]
-    Query(#[source] duckdb::Error),
+    // DuckDB's own text, made one line, is part of the message rather than
+    // a source: its messages span lines (a "LINE 1: ..." excerpt and a
+    // caret under it), and dflow prints an error as one line and a hint.
+    #[error(
+        "query is read-only; it cannot run a statement that changes a session: {}",
+        one_line(.0)
+    )]
+    ReadOnly(duckdb::Error),
+    #[error("query failed: {}", one_line(.0))]
+    Query(duckdb::Error),
+    /// The query needed more than `dflow query --memory-limit` (bytes).
+    #[error(
+        "query ran out of memory: it needs more than the {} that --memory-limit allows",
+        decimal_bytes(*.limit)
+    )]
+    OutOfMemory { limit: u64 },
     #[error(
         "cannot find a directory for sessions: set XDG_DATA_HOME or HOME, or pass --session PATH"
     )]
@@ -107,6 +119,35 @@ pub enum StoreError {
     WriterGone,
     #[error("the session writer panicked")]
     WriterPanicked,
+}
+
+/// A DuckDB error as one line: its lines joined, without the excerpt of
+/// the statement (`LINE 1: ...`) and the caret under it that follow.
+pub(crate) fn one_line(e: &duckdb::Error) -> String {
+    e.to_string()
+        .lines()
+        .take_while(|l| !l.starts_with("LINE "))
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Bytes in the units `--memory-limit` takes: `2 GB`, `512 MB`, `6.3 GB`.
+pub fn decimal_bytes(n: u64) -> String {
+    const UNITS: [(u64, &str); 4] = [
+        (1_000_000_000_000, "TB"),
+        (1_000_000_000, "GB"),
+        (1_000_000, "MB"),
+        (1_000, "KB"),
+    ];
+    UNITS.iter().find(|(size, _)| n >= *size).map_or_else(
+        || format!("{n} bytes"),
+        |(size, unit)| {
+            let tenths = (n as f64 / *size as f64 * 10.0).round() / 10.0;
+            format!("{tenths} {unit}")
+        },
+    )
 }
 
 impl StoreError {
@@ -123,6 +164,12 @@ impl StoreError {
             StoreError::Query(_) => {
                 Some("run `dflow query FILE` without SQL to list views and columns")
             }
+            StoreError::NotSession { .. } => Some(
+                "dflow reads the session files its captures write; open other DuckDB files with the duckdb CLI",
+            ),
+            StoreError::OutOfMemory { .. } => Some(
+                "raise it, e.g. --memory-limit 8GB (the default is a quarter of this host's memory), or ask for less: filter with WHERE, aggregate, LIMIT",
+            ),
             _ => None,
         }
     }

@@ -38,10 +38,30 @@ pub struct Table {
     pub rows: Vec<Vec<Value>>,
 }
 
+/// The tables every dflow session has had since schema version 1, which
+/// the readers below rely on.
+const SESSION_TABLES: [&str; 5] = ["session", "counters", "spans", "flows", "samples"];
+
+/// The `session` columns the readers below rely on (all there since
+/// schema version 1).
+const SESSION_COLUMNS: [&str; 9] = [
+    "schema_version",
+    "kind",
+    "dflow_version",
+    "host",
+    "kernel",
+    "command_line",
+    "started_ns",
+    "ended_ns",
+    "doctor",
+];
+
 /// One or more session files opened read-only.
 pub struct SessionSet {
     conn: Connection,
     files: Vec<(PathBuf, String)>,
+    /// DuckDB's memory limit in bytes when one was set (`dflow query`).
+    memory_limit: Option<u64>,
 }
 
 impl std::fmt::Debug for SessionSet {
@@ -80,15 +100,69 @@ fn attach_error(path: &Path, e: &duckdb::Error) -> StoreError {
     }
 }
 
+/// Why the attached file `alias` is not a dflow session, if it is not:
+/// a table or a `session` column the readers need is missing (a DuckDB
+/// file of another program, which may have a `session` table of its own).
+fn not_a_session(conn: &Connection, alias: &str) -> duckdb::Result<Option<String>> {
+    let names = |sql: &str| -> duckdb::Result<Vec<String>> {
+        let mut stmt = conn.prepare(sql)?;
+        stmt.query_map([alias], |r| r.get(0))?.collect()
+    };
+    let tables = names("SELECT table_name FROM duckdb_tables() WHERE database_name = ?")?;
+    if !tables.iter().any(|t| t == "session") {
+        return Ok(Some("no session table".to_owned()));
+    }
+    let columns = names(
+        "SELECT column_name FROM duckdb_columns() WHERE database_name = ? AND table_name = 'session'",
+    )?;
+    let missing = |wanted: &[&str], have: &[String]| -> Vec<String> {
+        wanted
+            .iter()
+            .filter(|w| !have.iter().any(|h| h == *w))
+            .map(|w| (*w).to_owned())
+            .collect()
+    };
+    let columns = missing(&SESSION_COLUMNS, &columns);
+    if !columns.is_empty() {
+        return Ok(Some(format!(
+            "its session table has no {} column",
+            columns.join(", ")
+        )));
+    }
+    let tables = missing(&SESSION_TABLES, &tables);
+    if !tables.is_empty() {
+        return Ok(Some(format!("it has no {} table", tables.join(", "))));
+    }
+    Ok(None)
+}
+
 impl SessionSet {
     /// Opens `paths` read-only; checks each is a dflow session this dflow
     /// can read. With several files the views become unions with a
-    /// `session` column naming the file.
+    /// `session` column naming the file. DuckDB's memory is its own
+    /// default, 80% of RAM.
     pub fn open(paths: &[PathBuf]) -> Result<SessionSet, StoreError> {
-        let config = duckdb::Config::default()
+        Self::open_with(paths, None)
+    }
+
+    /// [`SessionSet::open`] for SQL a user types (`dflow query`): DuckDB
+    /// may use at most `memory_limit` bytes, and a query that needs more
+    /// fails with [`StoreError::OutOfMemory`]. This limit is for reading;
+    /// the writer's conversion has its own (`writer.rs`).
+    pub fn open_for_query(paths: &[PathBuf], memory_limit: u64) -> Result<SessionSet, StoreError> {
+        Self::open_with(paths, Some(memory_limit))
+    }
+
+    fn open_with(paths: &[PathBuf], memory_limit: Option<u64>) -> Result<SessionSet, StoreError> {
+        let mut config = duckdb::Config::default()
             .with("autoinstall_known_extensions", "false")
             .and_then(|c| c.with("autoload_known_extensions", "false"))
             .map_err(StoreError::Query)?;
+        if let Some(bytes) = memory_limit {
+            config = config
+                .with("memory_limit", format!("{bytes}B"))
+                .map_err(StoreError::Query)?;
+        }
         let conn = Connection::open_in_memory_with_flags(config).map_err(StoreError::Query)?;
         let mut files = Vec::new();
         for (i, path) in paths.iter().enumerate() {
@@ -114,13 +188,22 @@ impl SessionSet {
             );
             conn.execute_batch(&sql)
                 .map_err(|e| attach_error(path, &e))?;
+            let not_session = |detail| StoreError::NotSession {
+                path: path.clone(),
+                detail,
+            };
+            if let Some(detail) =
+                not_a_session(&conn, &alias).map_err(|e| attach_error(path, &e))?
+            {
+                return Err(not_session(detail));
+            }
             let version: i32 = conn
                 .query_row(
                     &format!("SELECT max(schema_version) FROM {alias}.session"),
                     [],
                     |r| r.get(0),
                 )
-                .map_err(|_| StoreError::NotSession(path.clone()))?;
+                .map_err(|e| not_session(crate::store::one_line(&e)))?;
             if version > SCHEMA_VERSION {
                 return Err(StoreError::NewerSchema {
                     path: path.clone(),
@@ -171,15 +254,21 @@ impl SessionSet {
             "USE s0; SET enable_external_access = false; SET lock_configuration = true;",
         )
         .map_err(db_err)?;
-        Ok(SessionSet { conn, files })
+        Ok(SessionSet {
+            conn,
+            files,
+            memory_limit,
+        })
     }
 
     pub fn files(&self) -> impl Iterator<Item = &Path> {
         self.files.iter().map(|(p, _)| p.as_path())
     }
 
-    /// Runs one SQL statement. Statements that would change a file fail
-    /// with [`StoreError::ReadOnly`]. A result with a column type the
+    /// Runs one SQL statement (of several, DuckDB would run them all and
+    /// return the last: see [`statement_count`]). Statements that would
+    /// change a file fail with [`StoreError::ReadOnly`]; one that needs
+    /// more memory than the limit, with [`StoreError::OutOfMemory`]. A result with a column type the
     /// DuckDB bindings cannot decode (VARIANT, say) is retried with every
     /// column cast to text.
     pub fn query(&self, sql: &str) -> Result<Table, StoreError> {
@@ -198,6 +287,10 @@ impl SessionSet {
             let text = e.to_string();
             if text.contains("read-only") || text.contains("read only") {
                 StoreError::ReadOnly(e)
+            } else if let Some(limit) = self.memory_limit
+                && text.contains("Out of Memory Error")
+            {
+                StoreError::OutOfMemory { limit }
             } else {
                 StoreError::Query(e)
             }
@@ -234,6 +327,116 @@ impl SessionSet {
     }
 }
 
+/// How many statements `sql` holds: the `;`-separated pieces with more
+/// than blanks and comments in them, a `;` inside a string, a quoted name,
+/// a dollar-quoted string or a comment not counting.
+///
+/// By hand because DuckDB's own splitter (`duckdb_extract_statements`) is
+/// not reachable through the `duckdb` crate, whose `prepare` runs every
+/// statement but the last and returns that one. It follows DuckDB's
+/// (PostgreSQL's) lexer: `'...'` and `"..."` with doubled quotes inside,
+/// `E'...'` with backslash escapes, `$tag$...$tag$`, `-- ...` to the end of
+/// the line and nested `/* ... */`. Unterminated quotes or comments end the
+/// count, leaving DuckDB to report them.
+pub fn statement_count(sql: &str) -> usize {
+    let b = sql.as_bytes();
+    let mut count = 0;
+    // Whether the current statement has anything but blanks and comments.
+    let mut open = false;
+    let mut i = 0;
+    while i < b.len() {
+        let rest = &b[i..];
+        let start = i;
+        i = match rest[0] {
+            b';' => {
+                count += usize::from(open);
+                open = false;
+                i + 1
+            }
+            c if c.is_ascii_whitespace() => i + 1,
+            b'-' if rest.starts_with(b"--") => rest
+                .iter()
+                .position(|&c| c == b'\n')
+                .map_or(b.len(), |n| i + n + 1),
+            b'/' if rest.starts_with(b"/*") => {
+                let mut depth = 0usize;
+                let mut j = i;
+                loop {
+                    if j + 1 >= b.len() {
+                        break b.len();
+                    }
+                    match &b[j..j + 2] {
+                        b"/*" => {
+                            depth += 1;
+                            j += 2;
+                        }
+                        b"*/" => {
+                            depth -= 1;
+                            j += 2;
+                            if depth == 0 {
+                                break j;
+                            }
+                        }
+                        _ => j += 1,
+                    }
+                }
+            }
+            quote @ (b'\'' | b'"') => {
+                // E'...' (or e'...'): a backslash escapes the next byte.
+                let escapes = quote == b'\''
+                    && i > 0
+                    && matches!(b[i - 1], b'E' | b'e')
+                    && (i < 2 || !is_name_byte(b[i - 2]));
+                let mut j = i + 1;
+                loop {
+                    match b.get(j) {
+                        None => break b.len(),
+                        Some(b'\\') if escapes => j += 2,
+                        Some(&c) if c == quote && b.get(j + 1) == Some(&quote) => j += 2,
+                        Some(&c) if c == quote => break j + 1,
+                        Some(_) => j += 1,
+                    }
+                }
+            }
+            // A `$` inside a name (`a$b`) starts no dollar quote.
+            b'$' if i == 0 || !is_name_byte(b[i - 1]) => match dollar_tag(rest) {
+                Some(tag) => {
+                    let body = &b[i + tag.len()..];
+                    body.windows(tag.len())
+                        .position(|w| w == tag)
+                        .map_or(b.len(), |n| i + tag.len() + n + tag.len())
+                }
+                None => i + 1,
+            },
+            _ => i + 1,
+        };
+        if !b[start].is_ascii_whitespace() && b[start] != b';' && !is_comment(&b[start..]) {
+            open = true;
+        }
+    }
+    count + usize::from(open)
+}
+
+fn is_name_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_' || c == b'$' || c >= 0x80
+}
+
+fn is_comment(s: &[u8]) -> bool {
+    s.starts_with(b"--") || s.starts_with(b"/*")
+}
+
+/// `$$` or `$tag$` at the start of `s` (a tag is a letter or `_`, then
+/// letters, digits or `_`); `$1`, a parameter, is none.
+fn dollar_tag(s: &[u8]) -> Option<&[u8]> {
+    let end = s[1..].iter().position(|&c| c == b'$')? + 2;
+    let tag = &s[1..end - 1];
+    let valid = tag
+        .first()
+        .is_none_or(|c| c.is_ascii_alphabetic() || *c == b'_')
+        && tag.iter().all(|c| c.is_ascii_alphanumeric() || *c == b'_');
+    valid.then(|| &s[..end])
+}
+
 /// What `dflow sessions` shows of a file.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct SessionInfo {
@@ -251,7 +454,12 @@ pub struct SessionInfo {
     pub size_bytes: u64,
     pub spans: u64,
     pub flows: u64,
+    /// On-CPU stack samples (the rows of `samples` aggregate them: their
+    /// `count`s are summed, as the capture's own summary counts them).
     pub samples: u64,
+    /// Off-CPU blocking episodes, and the time blocked in them.
+    pub off_cpu_episodes: u64,
+    pub blocked_ns: u64,
     /// Events lost by probes plus facts dropped by the writer.
     pub lost: u64,
     pub counters: Vec<Counter>,
@@ -278,7 +486,9 @@ impl SessionInfo {
         let sql = format!(
             "SELECT kind, schema_version, dflow_version, host, kernel, command_line, started_ns, ended_ns, doctor,
                     (SELECT count(*) FROM {alias}.spans), (SELECT count(*) FROM {alias}.flows),
-                    (SELECT count(*) FROM {alias}.samples)
+                    (SELECT coalesce(sum(count) FILTER (NOT off_cpu), 0)::UBIGINT FROM {alias}.samples),
+                    (SELECT coalesce(sum(count) FILTER (off_cpu), 0)::UBIGINT FROM {alias}.samples),
+                    (SELECT coalesce(sum(blocked_ns) FILTER (off_cpu), 0)::UBIGINT FROM {alias}.samples)
              FROM {alias}.session LIMIT 1"
         );
         let mut info = conn
@@ -297,6 +507,8 @@ impl SessionInfo {
                     spans: r.get(9)?,
                     flows: r.get(10)?,
                     samples: r.get(11)?,
+                    off_cpu_episodes: r.get(12)?,
+                    blocked_ns: r.get(13)?,
                     size_bytes: 0,
                     lost: 0,
                     counters: Vec::new(),
@@ -347,6 +559,8 @@ impl SessionInfo {
             spans: 0,
             flows: 0,
             samples: 0,
+            off_cpu_episodes: 0,
+            blocked_ns: 0,
             lost: 0,
             counters: Vec::new(),
             running_pid: Some(pid),
@@ -614,5 +828,43 @@ impl Dicts {
                 .map(|(id, f)| (id, Arc::from(f)))
                 .collect(),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_are_counted_as_duckdb_splits_them() {
+        for (sql, want) in [
+            ("SELECT 1", 1),
+            ("SELECT 1;", 1),
+            ("  SELECT 1 ;  \n", 1),
+            ("SELECT 1; SELECT 2", 2),
+            ("SELECT 1;;SELECT 2;", 2),
+            ("SELECT 1; SELECT 2; SELECT 3", 3),
+            ("", 0),
+            (";;", 0),
+            ("SELECT ';'", 1),
+            ("SELECT 'it''s; fine'", 1),
+            ("SELECT 1 AS \"a;b\"", 1),
+            ("SELECT 1 AS \"a\"\";b\"", 1),
+            ("SELECT E'\\';' AS x", 1),
+            ("SELECT 'a\\'; SELECT 2", 2),
+            ("SELECT 1; -- and; more\n", 1),
+            ("-- a; b\nSELECT 1", 1),
+            ("/* a; /* b; */ c; */ SELECT 1", 1),
+            ("SELECT 1 /* ; */; /* x */", 1),
+            ("SELECT $$a;b$$", 1),
+            ("SELECT $t$ ; $$ ; $t$; SELECT 2", 2),
+            ("SELECT a$b$c FROM t; SELECT 2", 2),
+            ("SELECT $1; SELECT $2", 2),
+            ("SELECT 10-1; SELECT 4/2", 2),
+            ("SELECT 'unterminated; SELECT 2", 1),
+            ("SELECT 'ünïcode;' ; SELECT '…'", 2),
+        ] {
+            assert_eq!(statement_count(sql), want, "{sql}");
+        }
     }
 }

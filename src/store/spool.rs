@@ -20,6 +20,7 @@ use std::fs::File;
 use std::io::{BufReader, Seek as _, SeekFrom, Write as _};
 use std::os::fd::AsRawFd as _;
 use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use super::StoreError;
 use super::encode::Chunk;
@@ -62,6 +63,8 @@ fn try_lock(file: &File) -> std::io::Result<bool> {
 pub struct LogWriter {
     file: File,
     buf: Vec<u8>,
+    /// Bytes of whole records written: where the log ends if a write fails.
+    len: u64,
 }
 
 impl LogWriter {
@@ -90,6 +93,7 @@ impl LogWriter {
         let mut log = LogWriter {
             file,
             buf: Vec::new(),
+            len: 0,
         };
         logfmt::put_header(&mut log.buf, std::process::id());
         logfmt::put_meta_record(&mut log.buf, meta);
@@ -98,9 +102,18 @@ impl LogWriter {
     }
 
     /// Writes the buffer out. Without fsync: what `write` returned survives
-    /// the process, and a sync per second would only stall the writer.
+    /// the process, and a sync per second would only stall the writer. A
+    /// write that fails (a full disk) is cut off again, so the log still
+    /// ends with a whole record and reads without a torn tail.
     fn write(&mut self) -> std::io::Result<()> {
         let result = self.file.write_all(&self.buf);
+        match result {
+            Ok(()) => self.len += self.buf.len() as u64,
+            Err(_) => {
+                let _ = self.file.set_len(self.len);
+                let _ = self.file.seek(SeekFrom::Start(self.len));
+            }
+        }
         self.buf.clear();
         result
     }
@@ -213,13 +226,13 @@ pub fn recover(path: &Path) -> Result<(), StoreError> {
     // A log this dflow cannot read is refused before anything is said or
     // written.
     LogReader::new(&file).map_err(|e| log_error(path, e))?;
-    eprintln!(
+    crate::say!(
         "dflow: converting {}: its capture did not finish",
         path.display()
     );
     let converted = convert(path, file, &mut |_, _| {})?;
     if let Some(torn) = converted.torn {
-        eprintln!(
+        crate::say!(
             "dflow: note: {}: the log ends in {torn}; the {} facts before it are kept",
             path.display(),
             converted.facts
@@ -254,11 +267,8 @@ pub fn convert(
             detail: "a capture log without its metadata".to_owned(),
         });
     };
-    let tmp = PathBuf::from(format!("{}.converting", path.display()));
-    let tmp_wal = PathBuf::from(format!("{}.wal", tmp.display()));
-    for stale in [&tmp, &tmp_wal] {
-        let _ = std::fs::remove_file(stale);
-    }
+    let scratch = Scratch::create(path)?;
+    let tmp = scratch.db_path();
     let result = (|| {
         let mut db = super::writer::Database::create(&tmp, &meta)?;
         while let Some(record) = log.next_record().map_err(io_err)? {
@@ -281,16 +291,242 @@ pub fn convert(
             torn: log.torn.take(),
         })
     })();
+    // DuckDB's errors name the scratch path; the user knows the session's.
+    let result = result.map_err(|e| match e {
+        StoreError::Db { path: p, source } if p == tmp => StoreError::Db {
+            path: path.to_owned(),
+            source,
+        },
+        other => other,
+    });
     let result = result.and_then(|c| {
-        std::fs::rename(&tmp, path).map_err(io_err)?;
+        scratch.rename_into_place().map_err(io_err)?;
         Ok(c)
     });
-    if result.is_err() {
-        for stale in [&tmp, &tmp_wal] {
-            let _ = std::fs::remove_file(stale);
+    drop(scratch);
+    result
+}
+
+/// Where a conversion writes the DuckDB file and the write-ahead log
+/// DuckDB makes beside it: a directory of dflow's own (mode 0700) next to
+/// the session, reached through a descriptor (`/proc/self/fd/N/...`), never
+/// by a name in the session's directory. That directory may be shared
+/// (/tmp) or another user's: a `FILE.converting.wal` created there by name
+/// let whoever planted a symlink of that name between dflow's look and
+/// DuckDB's open have root append the WAL to any file, and a directory
+/// reached by name could be swapped for the planter's own. The finished
+/// file is renamed into place relative to the session's directory, which
+/// replaces the entry and follows no link.
+struct Scratch {
+    parent: std::os::fd::OwnedFd,
+    dir: std::os::fd::OwnedFd,
+    /// The directory's name in `parent`.
+    name: std::ffi::CString,
+    /// The session's name in `parent`.
+    target: std::ffi::CString,
+}
+
+/// The database's name inside the scratch directory.
+const SCRATCH_DB: &std::ffi::CStr = c"session.duckdb";
+
+impl Scratch {
+    fn create(path: &Path) -> Result<Scratch, StoreError> {
+        use std::ffi::CString;
+        use std::os::fd::{FromRawFd as _, OwnedFd};
+        use std::os::unix::ffi::OsStrExt as _;
+        let io_err = |source| StoreError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let last_err = || std::io::Error::last_os_error();
+        let parent_path = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let file_name = path
+            .file_name()
+            .ok_or_else(|| io_err(std::io::Error::from(std::io::ErrorKind::InvalidInput)))?;
+        let c = |bytes: &[u8]| {
+            CString::new(bytes)
+                .map_err(|_| io_err(std::io::Error::from(std::io::ErrorKind::InvalidInput)))
+        };
+        let parent_c = c(parent_path.as_os_str().as_bytes())?;
+        let target = c(file_name.as_bytes())?;
+        // SAFETY: open of a NUL-terminated path; the descriptor is owned.
+        let parent = unsafe {
+            let fd = libc::open(
+                parent_c.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            );
+            if fd < 0 {
+                return Err(io_err(last_err()));
+            }
+            OwnedFd::from_raw_fd(fd)
+        };
+        // What a conversion cut short (a crash, kill -9) left: ours, as the
+        // log's lock, held by the caller, says no conversion runs.
+        let prefix = format!(".{}.dflow-", file_name.to_string_lossy());
+        remove_stale(&parent, parent_path, &prefix);
+        let stamp = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        for attempt in 0u32.. {
+            let name = c(format!("{prefix}{}-{stamp:x}-{attempt}", std::process::id()).as_bytes())?;
+            use std::os::fd::AsRawFd as _;
+            // SAFETY: mkdirat with an owned directory descriptor and a
+            // NUL-terminated name. mkdir never follows a link: a name taken
+            // by anything fails with EEXIST.
+            if unsafe { libc::mkdirat(parent.as_raw_fd(), name.as_ptr(), 0o700) } != 0 {
+                let e = last_err();
+                if e.raw_os_error() == Some(libc::EEXIST) && attempt < 100 {
+                    continue;
+                }
+                return Err(io_err(e));
+            }
+            // SAFETY: as above; O_NOFOLLOW refuses a link put in its place.
+            let dir = unsafe {
+                let fd = libc::openat(
+                    parent.as_raw_fd(),
+                    name.as_ptr(),
+                    libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+                );
+                if fd < 0 {
+                    return Err(io_err(last_err()));
+                }
+                OwnedFd::from_raw_fd(fd)
+            };
+            // Swapped for someone else's directory between mkdir and open?
+            if !is_own_private_dir(&dir) {
+                return Err(io_err(std::io::Error::other(
+                    "its conversion directory was replaced by another user's",
+                )));
+            }
+            return Ok(Scratch {
+                parent,
+                dir,
+                name,
+                target,
+            });
+        }
+        unreachable!("the loop returns")
+    }
+
+    /// The database's path for DuckDB, through the directory's descriptor.
+    fn db_path(&self) -> PathBuf {
+        use std::os::fd::AsRawFd as _;
+        PathBuf::from(format!(
+            "/proc/self/fd/{}/{}",
+            self.dir.as_raw_fd(),
+            SCRATCH_DB.to_string_lossy()
+        ))
+    }
+
+    fn rename_into_place(&self) -> std::io::Result<()> {
+        use std::os::fd::AsRawFd as _;
+        // SAFETY: renameat with owned directory descriptors and
+        // NUL-terminated names.
+        let rc = unsafe {
+            libc::renameat(
+                self.dir.as_raw_fd(),
+                SCRATCH_DB.as_ptr(),
+                self.parent.as_raw_fd(),
+                self.target.as_ptr(),
+            )
+        };
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(std::io::Error::last_os_error())
         }
     }
-    result
+}
+
+impl Drop for Scratch {
+    /// Removes what is left in the directory (a WAL, a database not renamed
+    /// into place), then the directory.
+    fn drop(&mut self) {
+        use std::os::fd::AsRawFd as _;
+        empty_dir(&self.dir);
+        // SAFETY: unlinkat with an owned directory descriptor and a
+        // NUL-terminated name.
+        unsafe {
+            libc::unlinkat(
+                self.parent.as_raw_fd(),
+                self.name.as_ptr(),
+                libc::AT_REMOVEDIR,
+            )
+        };
+    }
+}
+
+/// Whether the directory open as `dir` is this user's and nobody else's.
+fn is_own_private_dir(dir: &std::os::fd::OwnedFd) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let Ok(meta) = dir
+        .try_clone()
+        .map(std::fs::File::from)
+        .and_then(|f| f.metadata())
+    else {
+        return false;
+    };
+    // SAFETY: geteuid cannot fail.
+    meta.is_dir() && meta.uid() == unsafe { libc::geteuid() } && meta.mode() & 0o077 == 0
+}
+
+/// Removes every entry of the directory `dir` (no subdirectories are made
+/// in a scratch directory).
+fn empty_dir(dir: &std::os::fd::OwnedFd) {
+    use std::os::fd::AsRawFd as _;
+    use std::os::unix::ffi::OsStrExt as _;
+    let listed = format!("/proc/self/fd/{}", dir.as_raw_fd());
+    let Ok(entries) = std::fs::read_dir(&listed) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if let Ok(name) = std::ffi::CString::new(entry.file_name().as_bytes()) {
+            // SAFETY: unlinkat with an owned directory descriptor and a
+            // NUL-terminated name; it removes the entry, never a link's target.
+            unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) };
+        }
+    }
+}
+
+/// Removes the scratch directories named `prefix...` in `parent` that are
+/// dflow's own (this user's, mode 0700): left by a conversion cut short.
+fn remove_stale(parent: &std::os::fd::OwnedFd, parent_path: &Path, prefix: &str) {
+    use std::os::fd::{AsRawFd as _, FromRawFd as _, OwnedFd};
+    use std::os::unix::ffi::OsStrExt as _;
+    let Ok(entries) = std::fs::read_dir(parent_path) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        if !entry.file_name().as_bytes().starts_with(prefix.as_bytes()) {
+            continue;
+        }
+        let Ok(name) = std::ffi::CString::new(entry.file_name().as_bytes()) else {
+            continue;
+        };
+        // SAFETY: openat with an owned directory descriptor and a
+        // NUL-terminated name; O_NOFOLLOW: a link is not ours to follow.
+        let fd = unsafe {
+            libc::openat(
+                parent.as_raw_fd(),
+                name.as_ptr(),
+                libc::O_RDONLY | libc::O_DIRECTORY | libc::O_NOFOLLOW | libc::O_CLOEXEC,
+            )
+        };
+        if fd < 0 {
+            continue;
+        }
+        // SAFETY: a descriptor just opened, owned from here.
+        let dir = unsafe { OwnedFd::from_raw_fd(fd) };
+        if !is_own_private_dir(&dir) {
+            continue;
+        }
+        empty_dir(&dir);
+        // SAFETY: as above.
+        unsafe { libc::unlinkat(parent.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) };
+    }
 }
 
 #[cfg(test)]

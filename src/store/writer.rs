@@ -89,6 +89,12 @@ impl Shared {
 struct Shared {
     /// Facts dropped because the queue was full.
     dropped: AtomicU64,
+    /// Why writing the log failed (a full disk, an I/O error), once it
+    /// has: from then on nothing more is written, and every fact is
+    /// counted in `unwritten` instead.
+    failure: std::sync::OnceLock<String>,
+    /// Facts lost because writing the log failed.
+    unwritten: AtomicU64,
     /// Facts queued and not yet taken by the writer thread.
     queued: AtomicU64,
     /// Facts written to the log.
@@ -104,6 +110,19 @@ pub struct WriteSummary {
     pub samples: u64,
     /// Facts the writer could not keep up with.
     pub dropped: u64,
+    /// Facts lost because writing the file failed (see [`WriteFailure`]).
+    pub unwritten: u64,
+}
+
+/// Writing a session's log failed during its capture: what the session
+/// lacks from then on. The capture goes on (its live view and printed
+/// lines lose nothing); the log keeps everything before the failure.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WriteFailure {
+    /// The error, naming the file (`...: No space left on device`).
+    pub reason: String,
+    /// Facts not written so far.
+    pub unwritten: u64,
 }
 
 pub struct SessionWriter {
@@ -151,6 +170,10 @@ impl SessionWriter {
 
     fn offer(&self, msg: Msg, n: usize) {
         let n = n as u64;
+        if self.shared.failure.get().is_some() {
+            self.shared.unwritten.fetch_add(n, Ordering::Relaxed);
+            return;
+        }
         // Bounded by facts, not only batches: a writer starved of CPU on a
         // busy host must not let the queue eat its memory.
         if self.shared.queued.load(Ordering::Relaxed) + n > MAX_QUEUED {
@@ -215,6 +238,17 @@ impl SessionWriter {
         self.shared.written.load(Ordering::Relaxed)
     }
 
+    /// Whether writing the file has failed, and what is lost since.
+    pub fn failure(&self) -> Option<WriteFailure> {
+        self.health().failure()
+    }
+
+    /// A handle that still tells [`Self::failure`] once the writer is
+    /// finished (or failed to finish).
+    pub fn health(&self) -> WriterHealth {
+        WriterHealth(Arc::clone(&self.shared))
+    }
+
     /// Waits until everything queued so far is written.
     pub fn flush(&self) -> Result<(), StoreError> {
         let (ack_tx, ack_rx) = sync_channel(1);
@@ -256,6 +290,21 @@ impl SessionWriter {
             flows: totals.flows,
             samples: totals.samples,
             dropped: self.shared.dropped.load(Ordering::Relaxed),
+            unwritten: self.shared.unwritten.load(Ordering::Relaxed),
+        })
+    }
+}
+
+/// See [`SessionWriter::health`].
+#[derive(Debug, Clone)]
+pub struct WriterHealth(Arc<Shared>);
+
+impl WriterHealth {
+    pub fn failure(&self) -> Option<WriteFailure> {
+        let shared = &self.0;
+        shared.failure.get().map(|reason| WriteFailure {
+            reason: reason.clone(),
+            unwritten: shared.unwritten.load(Ordering::Relaxed),
         })
     }
 }
@@ -420,14 +469,19 @@ impl Drop for PrivateUmask {
     }
 }
 
+/// Mode 0600 on the file at `path` itself: opened without following a
+/// link and changed through the descriptor, never by path.
 fn set_private(path: &Path) -> Result<(), StoreError> {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|source| {
-        StoreError::Io {
+    use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .and_then(|f| f.set_permissions(std::fs::Permissions::from_mode(0o600)))
+        .map_err(|source| StoreError::Io {
             path: path.to_owned(),
             source,
-        }
-    })
+        })
 }
 
 #[derive(Default)]
@@ -449,12 +503,24 @@ fn run(
     };
     let mut enc = Encoder::default();
     let mut totals = Totals::default();
+    // A failed write stops the writing, not the capture: the log keeps its
+    // whole records, and what comes after is counted as unwritten. (Writing
+    // again once room is made would need the failed chunk's dictionary
+    // rows, which later facts refer to.)
     let mut flush = |enc: &mut Encoder, totals: &mut Totals| -> Result<(), StoreError> {
         let chunk = enc.take_chunk();
         if chunk.facts() == 0 && chunk.dicts.is_empty() && chunk.labels.is_empty() {
             return Ok(());
         }
-        log.chunk(&chunk).map_err(io_err)?;
+        if shared.failure.get().is_some() {
+            shared.unwritten.fetch_add(chunk.facts(), Ordering::Relaxed);
+            return Ok(());
+        }
+        if let Err(e) = log.chunk(&chunk) {
+            let _ = shared.failure.set(crate::error_chain(&io_err(e)));
+            shared.unwritten.fetch_add(chunk.facts(), Ordering::Relaxed);
+            return Ok(());
+        }
         totals.spans += chunk.spans.start_ns.len() as u64;
         totals.flows += chunk.flows.start_ns.len() as u64;
         totals.samples += chunk.samples.ts_ns.len() as u64;
@@ -513,11 +579,8 @@ fn run(
         .map(|(source, c)| (source, c.delivered, c.lost))
         .collect();
     let stored = totals.spans + totals.flows + totals.samples;
-    rows.push((
-        "store".to_owned(),
-        stored,
-        shared.dropped.load(Ordering::Relaxed),
-    ));
+    let lost = shared.dropped.load(Ordering::Relaxed) + shared.unwritten.load(Ordering::Relaxed);
+    rows.push(("store".to_owned(), stored, lost));
     log.finish(&rows, unix_ns_now()).map_err(io_err)?;
     Ok((totals, Some(log.into_file())))
 }

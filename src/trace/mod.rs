@@ -4,6 +4,7 @@
 pub mod capture;
 pub mod link;
 pub mod pipeline;
+pub mod unparsed;
 
 use std::collections::HashMap;
 use std::hash::{BuildHasher, Hasher};

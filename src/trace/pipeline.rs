@@ -1,7 +1,8 @@
 //! [`Pipeline`]: socket events in, spans out.
 //!
 //! Per connection (pid and the kernel's socket; a socket's close or connect
-//! starts it afresh): the protocol is detected from the first request, a
+//! ends it, and so do data of the socket between other addresses: see
+//! [`Pipeline::feed`]): the protocol is detected from the first request, a
 //! [`Framer`] cuts each syscall's bytes into units with that protocol's
 //! parser, and units become calls. Requests wait in order for their
 //! responses, or by id where the protocol has one (DNS); a request still
@@ -29,6 +30,7 @@ use std::net::SocketAddr;
 
 use super::FastMap;
 use super::link::{Linker, Origin};
+use super::unparsed::{Unparsed, UnparsedSummary};
 use crate::event::{ProcessRef, Protocol, Role, SockEvent, SockWhat, Span, Status};
 use crate::protocol::framer::Framer;
 use crate::protocol::{self, Direction, Kind, Message, Options, Outcome, Parse, Parser, Transport};
@@ -181,6 +183,9 @@ enum Building {
 
 struct Conn {
     process: ProcessRef,
+    /// The addresses of its first data: a TCP connection's never change.
+    local: SocketAddr,
+    remote: SocketAddr,
     detection: Detection,
     framer: Framer,
     waiting: VecDeque<Call>,
@@ -207,6 +212,8 @@ pub struct Pipeline {
     /// The latest time of an event fed.
     event_ns: u64,
     stats: PipelineStats,
+    /// What the `undetected` and `abandoned` connections carried.
+    unparsed: Unparsed,
 }
 
 impl Pipeline {
@@ -222,7 +229,13 @@ impl Pipeline {
             now_ns: 0,
             event_ns: 0,
             stats: PipelineStats::default(),
+            unparsed: Unparsed::default(),
         }
+    }
+
+    /// The connections given up on (undetected or abandoned), by kind.
+    pub fn unparsed(&self) -> UnparsedSummary {
+        self.unparsed.summary()
     }
 
     pub fn stats(&self) -> PipelineStats {
@@ -260,18 +273,35 @@ impl Pipeline {
             } => (*direction, *seq, *bytes, payload.as_slice()),
             SockWhat::Close => {
                 if let Some(conn) = self.conns.remove(&key) {
-                    self.close(conn);
+                    self.close(conn, e.exit_ns);
                 }
                 return;
             }
             SockWhat::Connect => {
                 // A new connection on this socket: whatever was there is over.
                 if let Some(conn) = self.conns.remove(&key) {
-                    self.close(conn);
+                    self.close(conn, e.exit_ns);
                 }
                 return;
             }
         };
+        // Data of a TCP socket between other addresses than before: the
+        // kernel freed the socket and allocated the next one at its address
+        // (the identity the probe gives), and the close went unseen. Some
+        // closes have no event: one that finds the socket closed already
+        // (after a reset received, or the peer's FIN after this side's
+        // shutdown()) changes no state. Without this, the next connection answered the
+        // requests the old one left unanswered (Node.js after `wrk` stopped
+        // with requests in flight: `ab`'s 404s as `GET /slow`). The old
+        // connection ended by its last event, as far as can be told.
+        if e.transport == Transport::Tcp
+            && let Some(conn) = self.conns.get(&key)
+            && (conn.local, conn.remote) != (e.local, e.remote)
+        {
+            let conn = self.conns.remove(&key).expect("looked up above");
+            let end = conn.last_ns;
+            self.close(conn, end);
+        }
         if payload.is_empty() {
             self.stats.empty += 1;
         }
@@ -284,6 +314,8 @@ impl Pipeline {
                 key,
                 Conn {
                     process,
+                    local: e.local,
+                    remote: e.remote,
                     detection: Detection::Pending {
                         tries: 0,
                         seen: Default::default(),
@@ -324,8 +356,14 @@ impl Pipeline {
                         (spec.new)(self.config.options, e.transport),
                     );
                 }
-                None if *tries + 1 >= DETECT_ATTEMPTS => {
+                // TLS and HTTP/2, which no parser takes yet, are given up
+                // on at once; other bytes after a few syscalls.
+                None if *tries + 1 >= DETECT_ATTEMPTS
+                    || protocol::opaque::classify(side) != protocol::opaque::Opaque::Unknown =>
+                {
                     self.stats.undetected += 1;
+                    let comm = &conn.process.comm;
+                    self.unparsed.note(side, e.local, e.remote, comm);
                     conn.detection = Detection::Unknown;
                 }
                 None => {
@@ -359,6 +397,8 @@ impl Pipeline {
             conn.lost_footing += 1;
             if conn.lost_footing >= GIVE_UP_DESYNCS {
                 self.stats.abandoned += 1;
+                let comm = &conn.process.comm;
+                self.unparsed.note(data, e.local, e.remote, comm);
                 conn.detection = Detection::Unknown;
                 return;
             }
@@ -581,8 +621,17 @@ impl Pipeline {
         self.done.push_back((self.now_ns, call, process));
     }
 
-    /// A connection is over: its messages end, its unanswered requests fail.
-    fn close(&mut self, mut conn: Conn) {
+    /// A connection is over at `end_ns`: its messages end, its unanswered
+    /// requests fail.
+    fn close(&mut self, mut conn: Conn, end_ns: u64) {
+        // Closed before its protocol was known: unparsed too, by what it
+        // carried.
+        if let Detection::Pending { seen, .. } = &conn.detection
+            && let Some(first) = seen.iter().find(|s| !s.is_empty())
+        {
+            let comm = &conn.process.comm;
+            self.unparsed.note(first, conn.local, conn.remote, comm);
+        }
         for b in conn.building.iter_mut() {
             match b.take() {
                 Some(Building::Request(call)) => conn.waiting.push_back(call),
@@ -593,7 +642,7 @@ impl Pipeline {
             }
         }
         for call in conn.waiting.drain(..) {
-            let end = self.now_ns.max(call.start_ns);
+            let end = end_ns.max(call.start_ns);
             unanswered(
                 &mut self.linker,
                 &mut self.done,
@@ -616,7 +665,7 @@ impl Pipeline {
             && let Some(conn) = self.conns.remove(&k)
         {
             self.stats.evicted += 1;
-            self.close(conn);
+            self.close(conn, self.now_ns);
         }
     }
 
@@ -650,7 +699,7 @@ impl Pipeline {
         }
         for key in idle {
             if let Some(conn) = self.conns.remove(&key) {
-                self.close(conn);
+                self.close(conn, now);
             }
         }
         while let Some((at, ..)) = self.done.front() {
@@ -830,6 +879,50 @@ mod tests {
         );
         assert_eq!(spans.len(), 1);
         assert_eq!(spans[0].status, Status::Error);
+    }
+
+    /// The kernel frees a socket whose close dflow did not see and gives
+    /// its address to the next connection: a request the old connection
+    /// left unanswered must not take the new one's response (Node.js after
+    /// `wrk` stopped: `GET /slow` with `ab`'s 404 and the old address).
+    #[test]
+    fn a_new_connection_on_a_reused_socket_inherits_nothing() {
+        use Direction::{Egress, Ingress};
+        let on = |mut e: SockEvent, port: u16| {
+            e.remote.set_port(port);
+            e
+        };
+        let not_found = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        let mut p = pipeline();
+        let spans = run(
+            &mut p,
+            &[
+                // The server reads /slow; its client goes away unanswered.
+                on(
+                    data(2, Ingress, 100, 1, b"GET /slow HTTP/1.1\r\n\r\n"),
+                    40000,
+                ),
+                // The same socket address, another client.
+                on(data(2, Ingress, 900, 7, b"GET /x HTTP/1.1\r\n\r\n"), 40001),
+                on(data(2, Egress, 950, 9, not_found), 40001),
+            ],
+        );
+        let got: Vec<(&str, Status, Option<&Code>, u16)> = spans
+            .iter()
+            .map(|s| {
+                let who = s.remote.port();
+                (s.endpoint.as_str(), s.status, s.code.as_ref(), who)
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("GET /slow", Status::Error, None, 40000),
+                ("GET /x", Status::ClientError, Some(&Code::Num(404)), 40001),
+            ]
+        );
+        // The old one ended with its last event, not the new one's.
+        assert_eq!(spans[0].duration_ns, 0);
     }
 
     /// A completed call waits until events a linger later have been fed,

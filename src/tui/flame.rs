@@ -73,7 +73,7 @@ impl Msg {
 }
 
 pub use super::Action;
-use super::{clock, grouped};
+use super::{clock, counted, grouped};
 
 /// What the flame view shows: the latest profile's tree and where the user
 /// is in it. Changed only by [`FlameState::update`].
@@ -209,6 +209,9 @@ impl FlameState {
                 let view = self.view(self.size.width);
                 self.zoom = self.place(view.selected);
             }
+            // A kept search before the zoom, as the prompt promised
+            // ("Esc clears"); Backspace zooms out and keeps it.
+            KeyCode::Esc if !self.search.is_empty() => self.search.clear(),
             KeyCode::Esc | KeyCode::Backspace => {
                 let view = self.view(self.size.width);
                 if let Some(parent) = self.tree.node(view.zoom).parent {
@@ -668,9 +671,8 @@ fn selected_line(state: &FlameState, view: &View) -> Line<'static> {
     let tree = &state.tree;
     let node = tree.node(view.selected);
     let mut numbers = format!(
-        "{} {} · {:.1}% of all",
-        grouped(node.total),
-        tree.weight.unit(),
+        "{} · {:.1}% of all",
+        weighed(tree.weight, node.total),
         pct(node.total, tree.total())
     );
     let zoom = tree.node(view.zoom);
@@ -693,6 +695,14 @@ fn selected_line(state: &FlameState, view: &View) -> Line<'static> {
         ));
     }
     Line::from(spans)
+}
+
+/// A frame's value with its unit: `1 sample`, `12,345 samples`, `850 µs`.
+fn weighed(weight: Weight, value: u64) -> String {
+    match weight {
+        Weight::Samples => counted(value, "sample", "samples"),
+        Weight::Micros => format!("{} {}", grouped(value), weight.unit()),
+    }
 }
 
 /// The share of the zoomed frame's value under frames matching the search.
@@ -721,7 +731,7 @@ fn status_parts(state: &FlameState, view: &View) -> Vec<(u8, String)> {
     }
     parts.push((4, format!("{} Hz", s.hz)));
     parts.push((4, s.mode.clone()));
-    parts.push((8, format!("{} samples", grouped(s.samples))));
+    parts.push((8, counted(s.samples, "sample", "samples")));
     let lost = if s.lost > 0 { 7 } else { 2 };
     parts.push((lost, format!("{} lost", grouped(s.lost))));
     let truncated = if s.truncated_pct >= 10.0 { 6 } else { 3 };
@@ -729,8 +739,10 @@ fn status_parts(state: &FlameState, view: &View) -> Vec<(u8, String)> {
     if state.per_thread {
         parts.push((6, "per thread".to_owned()));
     }
+    // dflow's own cost outlasts the rate, the mode and the help (the
+    // rightmost of equals goes first): those are known without the view.
     if s.live {
-        parts.push((1, super::own_usage(s.self_cpu_pct, s.self_rss_bytes)));
+        parts.push((5, super::own_usage(s.self_cpu_pct, s.self_rss_bytes)));
     } else {
         parts.push((6, "replay".to_owned()));
     }
@@ -751,7 +763,7 @@ fn render_help(state: &FlameState, frame: &mut Frame, area: Rect) {
         (caller, "to the caller"),
         ("← h  → l", "previous / next frame on the row"),
         ("Enter", "zoom into the selected frame"),
-        ("Esc  Backspace", "zoom out one level"),
+        ("Esc  Backspace", "zoom out one level (Esc: a search first)"),
         ("Home", "zoom out to all"),
         ("/", "search; Enter keeps it, Esc clears it"),
         ("n  N", "next / previous match"),
@@ -1009,6 +1021,67 @@ mod tests {
         );
         press(&mut s, KeyCode::Esc);
         assert!(!s.prompt && s.search.is_empty());
+    }
+
+    /// The prompt says "Esc clears", and so Esc does after Enter kept the
+    /// search, before it zooms out; Backspace only zooms out.
+    #[test]
+    fn esc_clears_a_kept_search_first() {
+        let mut s = state(80, 24);
+        keys(&mut s, &[KeyCode::Up, KeyCode::Enter]);
+        assert_eq!(s.zoomed(), ["app-4242"]);
+        press(&mut s, KeyCode::Char('/'));
+        typed(&mut s, "checksum");
+        keys(&mut s, &[KeyCode::Enter]);
+        assert!(screen(&s, 80, 24).contains("/checksum"));
+        keys(&mut s, &[KeyCode::Esc]);
+        assert!(s.search.is_empty());
+        assert_eq!(s.zoomed(), ["app-4242"], "still zoomed");
+        let buf = draw(&s, 80, 24);
+        let shown = text(&buf);
+        assert!(!shown.contains("/checksum"), "{shown}");
+        assert_ne!(buf[position(&shown, "compute_c")].bg, MATCH);
+        keys(&mut s, &[KeyCode::Esc]);
+        assert!(s.zoomed().is_empty(), "then zooms out");
+
+        let mut s = state(80, 24);
+        keys(&mut s, &[KeyCode::Up, KeyCode::Enter, KeyCode::Char('/')]);
+        typed(&mut s, "checksum");
+        keys(&mut s, &[KeyCode::Enter, KeyCode::Backspace]);
+        assert!(s.zoomed().is_empty());
+        assert_eq!(s.search, "checksum", "Backspace keeps the search");
+    }
+
+    /// dflow's own cost stays on the status bar at 80 columns too.
+    #[test]
+    fn status_bar_keeps_dflows_own_cost() {
+        for (w, h) in SIZES {
+            let s = state(w, h);
+            let shown = screen(&s, w, h);
+            let bar = shown.lines().last().unwrap();
+            assert!(bar.contains(" · dflow 0.4% CPU 38 MiB · "), "{w}: {bar}");
+        }
+    }
+
+    #[test]
+    fn one_sample_is_one() {
+        let mut s = FlameState::new(true);
+        s.update(Msg::Profile(profile(&[sample(
+            &process(1, "app"),
+            1,
+            "main",
+            1,
+        )])));
+        s.update(Msg::Status(Status {
+            samples: 1,
+            ..status()
+        }));
+        let shown = screen(&s, 120, 40);
+        assert!(shown.contains("\n1 sample · 100.0% of all · "), "{shown}");
+        assert!(shown.contains(" · 1 sample · "), "{shown}");
+        assert!(!shown.contains("1 samples"), "{shown}");
+        assert_eq!(weighed(Weight::Micros, 1), "1 µs");
+        assert_eq!(weighed(Weight::Samples, 1_234), "1,234 samples");
     }
 
     #[test]

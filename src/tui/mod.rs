@@ -118,17 +118,24 @@ pub fn pump<W: Write, V: View>(
     view.resize(tui.size()?);
     loop {
         let left = deadline.saturating_duration_since(Instant::now());
-        if !event::poll(left)? {
+        // Not crossterm's own wait, which never returns on a terminal that
+        // hung up (see `terminal::input_ready`).
+        if !terminal::input_ready(left)? {
             return Ok(false);
         }
-        if view.event(event::read()?) {
-            return Ok(true);
+        // What the input holds (one read may bring several keys).
+        while event::poll(Duration::ZERO)? {
+            if view.event(event::read()?) {
+                return Ok(true);
+            }
+            tui.draw(|frame| view.render(frame))?;
         }
-        tui.draw(|frame| view.render(frame))?;
+        if Instant::now() >= deadline {
+            return Ok(false);
+        }
     }
 }
 
-/// `12,345`.
 /// Draws a status bar in reverse video from (importance, part) pairs: the
 /// least important parts (the rightmost of equals) go until the rest fits,
 /// joined by ` · `.
@@ -161,6 +168,7 @@ pub fn own_usage(cpu_pct: f64, rss_bytes: u64) -> String {
     format!("dflow {cpu_pct:.1}% CPU {mib:.0} MiB")
 }
 
+/// `12,345`.
 pub fn grouped(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
@@ -171,6 +179,11 @@ pub fn grouped(n: u64) -> String {
         out.push(c);
     }
     out
+}
+
+/// A count and its noun, singular for one: `1 call`, `12,345 calls`.
+pub fn counted(n: u64, one: &str, many: &str) -> String {
+    format!("{} {}", grouped(n), if n == 1 { one } else { many })
 }
 
 /// `00:12`, `1:02:03`.

@@ -13,6 +13,7 @@ use std::io::{self, BufWriter, IsTerminal, Stdout, Write};
 use std::ops::{Deref, DerefMut};
 use std::os::fd::AsFd;
 use std::sync::{Mutex, MutexGuard, Once, TryLockError};
+use std::time::Duration;
 
 use ratatui::Terminal;
 use ratatui::backend::CrosstermBackend;
@@ -144,6 +145,89 @@ fn restore_from(active: Option<File>) {
         let _ = execute!(out, terminal::LeaveAlternateScreen, cursor::Show);
         let _ = terminal::disable_raw_mode();
     }
+}
+
+/// Points each standard descriptor whose terminal hung up at /dev/null;
+/// true when one had. A terminal hangs up when the ssh session or the
+/// window that ran dflow goes away: from then on the kernel fails every
+/// read and write on it with EIO, and ratatui's clean-up and anything that
+/// prints with `eprintln!` would panic on that before the capture's session
+/// is closed. Nobody is left to read what goes to /dev/null.
+pub fn forget_hung_up() -> bool {
+    let mut any = false;
+    for fd in 0..=2 {
+        let mut termios = std::mem::MaybeUninit::<libc::termios>::uninit();
+        // SAFETY: tcgetattr writes one termios to a valid pointer.
+        if unsafe { libc::tcgetattr(fd, termios.as_mut_ptr()) } == 0 {
+            continue;
+        }
+        // Only a hung-up terminal says EIO (anything else says ENOTTY).
+        if io::Error::last_os_error().raw_os_error() != Some(libc::EIO) {
+            continue;
+        }
+        // SAFETY: open of a NUL-terminated path; dup2 and close of
+        // descriptors this process owns.
+        unsafe {
+            let null = libc::open(c"/dev/null".as_ptr(), libc::O_RDWR | libc::O_CLOEXEC);
+            if null < 0 {
+                continue;
+            }
+            libc::dup2(null, fd);
+            libc::close(null);
+        }
+        any = true;
+    }
+    if any {
+        // The guard's copy of the terminal has nothing left to restore.
+        lock_active().take();
+    }
+    any
+}
+
+/// Waits up to `timeout` for input on the terminal the views read keys
+/// from (stdin when it is one, else /dev/tty, as crossterm picks): true
+/// when there is some; an error when the terminal hung up. A signal
+/// (Ctrl-C's SIGINT, SIGHUP) ends the wait early with false.
+///
+/// Asked before crossterm reads: on a terminal that hung up (an ssh session
+/// that dropped), crossterm 0.29's event reader loops forever on the
+/// zero-byte reads it gets, so the capture never reached its end. The
+/// window between this check and crossterm's read remains, a few
+/// microseconds against the whole time spent waiting here.
+pub fn input_ready(timeout: Duration) -> io::Result<bool> {
+    use std::os::fd::AsRawFd as _;
+    static DEV_TTY: std::sync::OnceLock<Option<File>> = std::sync::OnceLock::new();
+    let fd = if io::stdin().is_terminal() {
+        0
+    } else {
+        match DEV_TTY.get_or_init(|| File::open("/dev/tty").ok()) {
+            Some(tty) => tty.as_raw_fd(),
+            None => return Err(io::Error::from_raw_os_error(libc::ENXIO)),
+        }
+    };
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = libc::c_int::try_from(timeout.as_millis()).unwrap_or(libc::c_int::MAX);
+    // SAFETY: poll on one pollfd that lives through the call.
+    let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+    if n < 0 {
+        let e = io::Error::last_os_error();
+        return if e.kind() == io::ErrorKind::Interrupted {
+            Ok(false)
+        } else {
+            Err(e)
+        };
+    }
+    if pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::BrokenPipe,
+            "the terminal hung up",
+        ));
+    }
+    Ok(n > 0)
 }
 
 fn lock_active() -> MutexGuard<'static, Option<File>> {

@@ -77,7 +77,7 @@ impl Msg {
 }
 
 pub use super::Action;
-use super::{clock, grouped};
+use super::{clock, counted, grouped};
 
 /// Which screen is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,41 +90,65 @@ pub enum Screen {
     Waterfall,
 }
 
-/// Orders of the call table. `s` cycles them; each has a natural direction
-/// (the slowest, the worst first), `S` reverses it.
+/// Orders of the call table, one per titled column, in the columns' order
+/// left to right. `s` moves to the next column shown; each has a natural
+/// direction (the worst, the slowest, the biggest first), `S` reverses it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SortKey {
-    /// Oldest first: with follow, the newest call is at the bottom.
+    /// Oldest first: new calls arrive at the bottom (at the top reversed).
     Time,
-    Latency,
+    Process,
+    Protocol,
     Endpoint,
     /// Errors first.
     Status,
-    Process,
+    Latency,
+    Req,
+    Resp,
 }
 
 impl SortKey {
-    fn next(self) -> SortKey {
-        match self {
-            SortKey::Time => SortKey::Latency,
-            SortKey::Latency => SortKey::Endpoint,
-            SortKey::Endpoint => SortKey::Status,
-            SortKey::Status => SortKey::Process,
-            SortKey::Process => SortKey::Time,
-        }
+    const ALL: [SortKey; 8] = [
+        SortKey::Time,
+        SortKey::Process,
+        SortKey::Protocol,
+        SortKey::Endpoint,
+        SortKey::Status,
+        SortKey::Latency,
+        SortKey::Req,
+        SortKey::Resp,
+    ];
+
+    /// The next key after this one (wrapping) among those `shown`.
+    fn next(self, shown: &[SortKey]) -> SortKey {
+        let at = SortKey::ALL.iter().position(|&k| k == self).unwrap_or(0);
+        SortKey::ALL
+            .iter()
+            .cycle()
+            .skip(at + 1)
+            .take(SortKey::ALL.len())
+            .copied()
+            .find(|k| shown.contains(k))
+            .unwrap_or(self)
     }
 
     fn descending(self) -> bool {
-        matches!(self, SortKey::Latency | SortKey::Status)
+        matches!(
+            self,
+            SortKey::Status | SortKey::Latency | SortKey::Req | SortKey::Resp
+        )
     }
 
     fn name(self) -> &'static str {
         match self {
             SortKey::Time => "time",
-            SortKey::Latency => "latency",
+            SortKey::Process => "process",
+            SortKey::Protocol => "proto",
             SortKey::Endpoint => "endpoint",
             SortKey::Status => "status",
-            SortKey::Process => "process",
+            SortKey::Latency => "latency",
+            SortKey::Req => "req",
+            SortKey::Resp => "resp",
         }
     }
 }
@@ -314,7 +338,7 @@ pub struct TraceState {
     rows: Vec<u64>,
     cursor: Cursor,
     selected: Option<u64>,
-    /// Keep the last row selected as rows arrive.
+    /// Keep the newest call selected, so on screen, as calls arrive.
     follow: bool,
 
     summary: Vec<EndpointStats>,
@@ -399,7 +423,7 @@ impl TraceState {
         self.selected.map(|seq| self.span(seq))
     }
 
-    /// The table keeps its last row selected as calls arrive.
+    /// The table keeps its newest call selected as calls arrive.
     pub fn following(&self) -> bool {
         self.follow
     }
@@ -495,9 +519,9 @@ impl TraceState {
         self.rows = rows;
     }
 
-    /// After the rows changed: the selection follows the last row, or stays
-    /// on its call at the same place on screen, or on its row number when
-    /// the call is gone.
+    /// After the rows changed: the selection follows the newest call, or
+    /// stays on its call at the same place on screen, or on its row number
+    /// when the call is gone.
     fn sync_table(&mut self) {
         let len = self.rows.len();
         let found = || {
@@ -505,7 +529,7 @@ impl TraceState {
             self.rows.iter().position(|&r| r == seq)
         };
         let at = if self.follow {
-            len.saturating_sub(1)
+            self.newest_row().unwrap_or(0)
         } else {
             found().unwrap_or(self.cursor.at)
         };
@@ -513,6 +537,17 @@ impl TraceState {
         let top = at.saturating_sub(above);
         self.cursor = Cursor { at, top }.fitted(len, self.page());
         self.selected = self.rows.get(self.cursor.at).copied();
+    }
+
+    /// The row of the newest call, the latest to start (the later received
+    /// of equals), as the time order puts it: the last row oldest first, the
+    /// first newest first, and somewhere in between in other orders.
+    fn newest_row(&self) -> Option<usize> {
+        let newest = |i: &usize| {
+            let seq = self.rows[*i];
+            (self.span(seq).start_ns, seq)
+        };
+        (0..self.rows.len()).max_by_key(newest)
     }
 
     /// The filter changed; `narrowed`: only by a character typed at its end,
@@ -744,10 +779,17 @@ impl TraceState {
     }
 
     fn table_key(&mut self, code: KeyCode) {
+        // The newest call rather than the last row: the two differ when
+        // sorted newest first or by anything but time.
+        if matches!(code, KeyCode::End | KeyCode::Char('G')) {
+            self.follow = true;
+            self.sync_table();
+            return;
+        }
         if let Some(to) = movement(code, self.page()) {
             self.cursor = self.cursor.moved(to, self.rows.len(), self.page());
             self.selected = self.rows.get(self.cursor.at).copied();
-            self.follow = to == Move::Last;
+            self.follow = false;
             return;
         }
         match code {
@@ -761,7 +803,11 @@ impl TraceState {
             },
             KeyCode::Char('/') => self.typing = true,
             KeyCode::Char('s') => {
-                self.sort = self.sort.next();
+                let shown: Vec<SortKey> = columns(self.size.width)
+                    .iter()
+                    .filter_map(|&(column, _)| column_sort(column))
+                    .collect();
+                self.sort = self.sort.next(&shown);
                 self.reversed = false;
                 self.sort_rows();
                 self.sync_table();
@@ -864,14 +910,18 @@ fn haystack(s: &Span) -> String {
 fn compare(key: SortKey, a: &Span, b: &Span) -> Ordering {
     match key {
         SortKey::Time => a.start_ns.cmp(&b.start_ns),
-        SortKey::Latency => a.duration_ns.cmp(&b.duration_ns),
+        SortKey::Process => (&a.process.comm, a.process.pid).cmp(&(&b.process.comm, b.process.pid)),
+        // By the names shown, so the column reads in alphabetical order.
+        SortKey::Protocol => a.protocol.as_str().cmp(b.protocol.as_str()),
         SortKey::Endpoint => {
-            (a.protocol.code(), &a.endpoint).cmp(&(b.protocol.code(), &b.endpoint))
+            (&a.endpoint, a.protocol.as_str()).cmp(&(&b.endpoint, b.protocol.as_str()))
         }
         SortKey::Status => severity(a.status)
             .cmp(&severity(b.status))
             .then_with(|| code_key(&a.code).cmp(&code_key(&b.code))),
-        SortKey::Process => (&a.process.comm, a.process.pid).cmp(&(&b.process.comm, b.process.pid)),
+        SortKey::Latency => a.duration_ns.cmp(&b.duration_ns),
+        SortKey::Req => a.req_bytes.cmp(&b.req_bytes),
+        SortKey::Resp => a.resp_bytes.cmp(&b.resp_bytes),
     }
 }
 
@@ -966,13 +1016,14 @@ enum Column {
 }
 
 /// The columns at `width` and their widths. The endpoint takes what the
-/// others leave; narrower than 77 columns, sizes, then the time, then the
-/// protocol go, so the endpoint keeps 16.
+/// others leave; narrower than 78 columns, sizes, then the time, then the
+/// protocol go, so the endpoint keeps 16. The narrow process column holds
+/// a 5-digit pid and a name cut to 4 (`pyth…[24817]`), or `worker[5150]`.
 fn columns(width: u16) -> Vec<(Column, u16)> {
     let wide = width >= 110;
     let mut cols = vec![
         (Column::Time, 12),
-        (Column::Process, if wide { 18 } else { 11 }),
+        (Column::Process, if wide { 18 } else { 12 }),
         (Column::Role, 1),
         (Column::Protocol, if wide { 8 } else { 5 }),
         (Column::Endpoint, 0),
@@ -1012,14 +1063,18 @@ fn column_title(column: Column) -> &'static str {
     }
 }
 
+/// The order by a column; the role arrow, which has no title, has none.
 fn column_sort(column: Column) -> Option<SortKey> {
     match column {
         Column::Time => Some(SortKey::Time),
         Column::Process => Some(SortKey::Process),
+        Column::Role => None,
+        Column::Protocol => Some(SortKey::Protocol),
         Column::Endpoint => Some(SortKey::Endpoint),
         Column::Status => Some(SortKey::Status),
         Column::Latency => Some(SortKey::Latency),
-        _ => None,
+        Column::Req => Some(SortKey::Req),
+        Column::Resp => Some(SortKey::Resp),
     }
 }
 
@@ -1044,6 +1099,9 @@ fn render_table(state: &TraceState, buf: &mut Buffer, area: Rect) {
     for &(column, width) in &cols {
         let mut title = column_title(column).to_owned();
         if column_sort(column) == Some(state.sort) {
+            // The title is cut rather than the arrow (`res▼`). Titles are
+            // ASCII: a character is a column.
+            title.truncate(usize::from(width).saturating_sub(1));
             title.push_str(arrow(descending));
         }
         put(buf, x, area.y, width, &title, HEADER, right_aligned(column));
@@ -1075,7 +1133,11 @@ fn draw_call(buf: &mut Buffer, cols: &[(Column, u16)], x: u16, y: u16, s: &Span,
         let plain = Style::new();
         let (text, style) = match column {
             Column::Time => (clock_utc(s.start_ns), plain),
-            Column::Process => (format!("{}[{}]", s.process.comm, s.process.pid), plain),
+            Column::Process => {
+                put_process(buf, x, y, width, &s.process.comm, s.process.pid);
+                x += width + 1;
+                continue;
+            }
             Column::Role => (role_arrow(s.role).to_owned(), DIM),
             Column::Protocol => (protocol_name(s.protocol, width).to_owned(), plain),
             Column::Endpoint => (s.endpoint.clone(), plain),
@@ -1087,6 +1149,29 @@ fn draw_call(buf: &mut Buffer, cols: &[(Column, u16)], x: u16, y: u16, s: &Span,
         put(buf, x, y, width, &text, style, right_aligned(column));
         x += width + 1;
     }
+}
+
+/// `comm[pid]` in `width` columns. A long name is cut before the pid rather
+/// than the pid (`pyth…[24817]`): the pid tells apart processes of one name.
+fn put_process(buf: &mut Buffer, x: u16, y: u16, width: u16, comm: &str, pid: u32) {
+    let full = format!("{comm}[{pid}]");
+    let pid = format!("[{pid}]");
+    let pid_width = pid.len() as u16; // digits and brackets: at most 12
+    // The pid and `…` at least, or the whole cut as any text.
+    if Text::raw(full.as_str()).width() <= usize::from(width) || width <= pid_width {
+        put(buf, x, y, width, &full, Style::new(), false);
+        return;
+    }
+    put(buf, x, y, width - pid_width, comm, Style::new(), false);
+    put(
+        buf,
+        x + width - pid_width,
+        y,
+        pid_width,
+        &pid,
+        Style::new(),
+        false,
+    );
 }
 
 fn summary_columns(width: u16) -> [(&'static str, u16, Option<SummaryKey>); 9] {
@@ -1182,10 +1267,9 @@ fn render_waterfall(state: &TraceState, w: &Waterfall, buf: &mut Buffer, area: R
     }
     let took = w.end_ns.saturating_sub(w.start_ns);
     let title = format!(
-        "trace {:#x} · {} call{} · {} from {} UTC",
+        "trace {:#x} · {} · {} from {} UTC",
         w.trace_id,
-        w.rows.len(),
-        if w.rows.len() == 1 { "" } else { "s" },
+        counted(w.rows.len() as u64, "call", "calls"),
         latency(took),
         clock_utc(w.start_ns),
     );
@@ -1334,7 +1418,8 @@ fn render_excerpts(s: &Span, buf: &mut Buffer, area: Rect) {
         y += 1;
         let mut shown: Vec<String> = lines.iter().take(fit).cloned().collect();
         if lines.len() > fit && fit > 0 {
-            shown[fit - 1] = format!("… {} more lines", lines.len() - fit + 1);
+            let more = (lines.len() - fit + 1) as u64;
+            shown[fit - 1] = format!("… {}", counted(more, "more line", "more lines"));
         }
         if lines.is_empty() && fit > 0 {
             shown.push("(none seen)".to_owned());
@@ -1383,22 +1468,21 @@ fn wrap(text: &str, width: usize) -> Vec<String> {
 
 fn render_info(state: &TraceState, frame: &mut Frame, area: Rect) {
     let summary = state.screen == Screen::Summary;
-    let (shown, what) = if summary {
-        (state.summary.len(), "endpoints")
+    let (shown, one, many) = if summary {
+        (state.summary.len() as u64, "endpoint", "endpoints")
     } else {
-        (state.rows.len(), "calls")
+        (state.rows.len() as u64, "call", "calls")
     };
     if state.typing {
         let prompt = format!("/{}", state.filter);
+        let matching = if shown == 1 {
+            format!("1 {one} matches")
+        } else {
+            format!("{} {many} match", grouped(shown))
+        };
         let line = Line::from(vec![
             Text::raw(prompt.clone()),
-            Text::styled(
-                format!(
-                    "   {} {what} match · Enter keeps · Esc clears",
-                    grouped(shown as u64)
-                ),
-                DIM,
-            ),
+            Text::styled(format!("   {matching} · Enter keeps · Esc clears"), DIM),
         ]);
         frame.render_widget(Paragraph::new(line), area);
         let end = u16::try_from(Text::raw(prompt).width()).unwrap_or(u16::MAX);
@@ -1418,9 +1502,10 @@ fn render_info(state: &TraceState, frame: &mut Frame, area: Rect) {
             let kept = state.kept.len() as u64;
             let filtered = !state.filter.is_empty() || (!summary && state.endpoint.is_some());
             parts.push(Text::raw(if filtered && !summary {
-                format!("{} of {} calls", grouped(shown as u64), grouped(kept))
+                // `1 of 45 calls`, `1 of 1 call`: the noun goes with the total.
+                format!("{} of {}", grouped(shown), counted(kept, "call", "calls"))
             } else {
-                format!("{} {what}", grouped(shown as u64))
+                counted(shown, one, many)
             }));
             if !state.filter.is_empty() {
                 parts.push(Text::styled(
@@ -1471,7 +1556,7 @@ fn status_parts(state: &TraceState) -> Vec<(u8, Text<'static>)> {
         Text::raw(format!("{} ev/s", grouped(s.events_per_s as u64))),
     ));
     let spans = s.spans.max(state.received);
-    parts.push((8, Text::raw(format!("{} spans", grouped(spans)))));
+    parts.push((8, Text::raw(counted(spans, "span", "spans"))));
     if s.lost > 0 {
         // Not reversed like the rest of the bar: it must stand out.
         let alarm = Style::new()
@@ -1507,7 +1592,7 @@ fn render_help(frame: &mut Frame, area: Rect) {
         ("↑ k  ↓ j", "previous / next row"),
         ("PgUp  PgDn", "a page up / down"),
         ("Home g", "first row"),
-        ("End G", "last row; the table follows new calls"),
+        ("End G", "the newest call; follow new calls"),
         ("Enter", "calls: the call's trace as a waterfall"),
         ("", "summary: the calls of that endpoint"),
         ("Esc  Bksp", "waterfall: back to the calls"),
@@ -2137,43 +2222,85 @@ mod tests {
         assert_eq!(s.rows().len(), 45);
     }
 
+    /// Presses `s` until the table is sorted by `key`.
+    fn sort_by(s: &mut TraceState, key: SortKey) {
+        for _ in 0..SortKey::ALL.len() {
+            if s.sort().0 == key {
+                return;
+            }
+            press(s, KeyCode::Char('s'));
+        }
+        panic!("{key:?} is not shown");
+    }
+
     #[test]
     fn sorting() {
         let mut s = state(80, 24);
+        let header = |s: &TraceState| screen(s, 80, 24).lines().next().unwrap().to_owned();
         let starts: Vec<i64> = s.rows().map(|r| r.start_ns).collect();
         assert!(starts.is_sorted(), "by time, oldest first");
-        press(&mut s, KeyCode::Char('s'));
-        assert_eq!(s.sort(), (SortKey::Latency, false));
+        assert!(header(&s).contains("time UTC▲"));
+        // `s` walks the columns left to right; the title is cut, not the arrow.
+        let walk = [
+            (SortKey::Process, "process▲"),
+            (SortKey::Protocol, "prot▲"),
+            (SortKey::Endpoint, "endpoint▲"),
+            (SortKey::Status, "status▼"),
+            (SortKey::Latency, "latency▼"),
+            (SortKey::Req, "req▼"),
+            (SortKey::Resp, "res▼"),
+            (SortKey::Time, "time UTC▲"),
+        ];
+        for (key, title) in walk {
+            press(&mut s, KeyCode::Char('s'));
+            assert_eq!(s.sort(), (key, false));
+            let header = header(&s);
+            assert!(header.contains(title), "{key:?}: {header}");
+            assert_eq!(header.matches(['▲', '▼']).count(), 1, "{header}");
+        }
+
+        sort_by(&mut s, SortKey::Process);
+        let comms: Vec<&str> = s.rows().map(|r| r.process.comm.as_str()).collect();
+        assert!(comms.is_sorted());
+        sort_by(&mut s, SortKey::Protocol);
+        let protocols: Vec<&str> = s.rows().map(|r| r.protocol.as_str()).collect();
+        assert!(protocols.is_sorted(), "{protocols:?}");
+        sort_by(&mut s, SortKey::Endpoint);
+        let endpoints: Vec<&str> = s.rows().map(|r| r.endpoint.as_str()).collect();
+        assert!(endpoints.is_sorted(), "{endpoints:?}");
+        sort_by(&mut s, SortKey::Status);
+        let worst = s.rows().next().unwrap();
+        assert_eq!(worst.status, Status::Error, "errors first");
+        sort_by(&mut s, SortKey::Latency);
         let took: Vec<i64> = s.rows().map(|r| r.duration_ns).collect();
         assert!(took.is_sorted_by(|a, b| a >= b), "slowest first");
-        assert!(
-            screen(&s, 80, 24)
-                .lines()
-                .next()
-                .unwrap()
-                .contains("latency▼")
-        );
         press(&mut s, KeyCode::Char('S'));
         let took: Vec<i64> = s.rows().map(|r| r.duration_ns).collect();
         assert!(took.is_sorted(), "reversed");
-        assert!(
-            screen(&s, 80, 24)
-                .lines()
-                .next()
-                .unwrap()
-                .contains("latency▲")
+        assert!(header(&s).contains("latency▲"));
+        sort_by(&mut s, SortKey::Req);
+        assert_eq!(s.sort(), (SortKey::Req, false), "a new column, unreversed");
+        let sizes: Vec<u32> = s.rows().map(|r| r.req_bytes).collect();
+        assert!(sizes.is_sorted_by(|a, b| a >= b), "biggest first");
+        sort_by(&mut s, SortKey::Resp);
+        let sizes: Vec<u32> = s.rows().map(|r| r.resp_bytes).collect();
+        assert!(sizes.is_sorted_by(|a, b| a >= b), "biggest first");
+    }
+
+    #[test]
+    fn sorting_skips_the_columns_not_shown() {
+        // 60 columns leave out the time and the sizes.
+        let mut s = state(60, 24);
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            press(&mut s, KeyCode::Char('s'));
+            seen.push(s.sort().0);
+        }
+        use SortKey::*;
+        assert_eq!(
+            seen,
+            [Process, Protocol, Endpoint, Status, Latency, Process]
         );
-        press(&mut s, KeyCode::Char('s'));
-        assert_eq!(s.sort(), (SortKey::Endpoint, false));
-        press(&mut s, KeyCode::Char('s'));
-        assert_eq!(s.sort().0, SortKey::Status);
-        let worst = s.rows().next().unwrap();
-        assert_eq!(worst.status, Status::Error, "errors first");
-        press(&mut s, KeyCode::Char('s'));
-        let comms: Vec<&str> = s.rows().map(|r| r.process.comm.as_str()).collect();
-        assert!(comms.is_sorted());
-        press(&mut s, KeyCode::Char('s'));
-        assert_eq!(s.sort(), (SortKey::Time, false));
     }
 
     #[test]
@@ -2218,6 +2345,45 @@ mod tests {
         assert_eq!(s.selected(), s.rows().nth(21));
         keys(&mut s, &[KeyCode::Char('G')]);
         assert!(s.following());
+    }
+
+    /// Following keeps the newest call selected, so on screen, in either
+    /// direction of the time order and in other orders, and End / G come
+    /// back to it.
+    #[test]
+    fn following_newest_first() {
+        let later = |at_us: i64| {
+            let p = process(9, "late");
+            vec![call(&p, Protocol::Redis, Role::Client, "PING", at_us, 5)]
+        };
+        for (w, h) in SIZES {
+            let mut s = state(w, h);
+            press(&mut s, KeyCode::Char('S'));
+            assert!(s.following());
+            let newest = s.rows().next().unwrap().clone();
+            assert_eq!(Some(newest.start_ns), s.rows().map(|r| r.start_ns).max());
+            assert_eq!(s.selected(), Some(&newest));
+            let buf = draw(&s, w, h);
+            assert_eq!(selected_row(&buf), Some(1), "the top row");
+            insta::assert_snapshot!(format!("newest_first_{w}x{h}"), text(&buf));
+
+            s.update(Msg::Spans(later(10_000_000)));
+            assert_eq!(s.selected().unwrap().process.comm, "late");
+            assert_eq!(selected_row(&draw(&s, w, h)), Some(1));
+            keys(&mut s, &[KeyCode::Down, KeyCode::Down]);
+            assert!(!s.following());
+            press(&mut s, KeyCode::Char('G'));
+            assert!(s.following());
+            assert_eq!(s.selected().unwrap().process.comm, "late");
+            assert_eq!(selected_row(&draw(&s, w, h)), Some(1));
+
+            // By latency the newest call sorts anywhere: it is still selected.
+            sort_by(&mut s, SortKey::Latency);
+            s.update(Msg::Spans(later(10_000_001)));
+            assert_eq!(s.selected().unwrap().start_ns, T0 + 10_000_001 * US);
+            assert!(selected_row(&draw(&s, w, h)).is_some());
+            assert!(screen(&s, w, h).contains("following"));
+        }
     }
 
     #[test]
@@ -2553,6 +2719,91 @@ mod tests {
         let s = state(50, 12);
         let shown = screen(&s, 50, 12);
         assert!(shown.contains("api[4242]"), "{shown}");
+    }
+
+    /// A long process name is cut before its pid, which tells apart
+    /// processes of one name.
+    #[test]
+    fn process_names() {
+        let names = [
+            (24817, "python3"),
+            (812, "systemd-resolve"),
+            (4194303, "postgres"),
+            (7, "nginx"),
+        ];
+        let spans: Vec<Span> = names
+            .iter()
+            .enumerate()
+            .map(|(i, &(pid, comm))| {
+                let at = i as i64 * 1_000;
+                call(
+                    &process(pid, comm),
+                    Protocol::Http1,
+                    Role::Server,
+                    "GET /",
+                    at,
+                    100,
+                )
+            })
+            .collect();
+        for (w, h) in SIZES {
+            let mut s = TraceState::new(false);
+            s.update(Msg::Resize(Size::new(w, h)));
+            s.update(Msg::Spans(spans.clone()));
+            let shown = screen(&s, w, h);
+            let expected: &[&str] = if w < 110 {
+                &[
+                    "pyth…[24817] ",
+                    "system…[812] ",
+                    "po…[4194303] ",
+                    "nginx[7] ",
+                ]
+            } else {
+                &[
+                    "python3[24817] ",
+                    "systemd-reso…[812] ",
+                    "postgres[4194303] ",
+                ]
+            };
+            for name in expected {
+                assert!(shown.contains(name), "{name}: {shown}");
+            }
+            insta::assert_snapshot!(format!("process_names_{w}x{h}"), shown);
+        }
+    }
+
+    #[test]
+    fn counts_agree_with_their_numbers() {
+        let p = process(1, "app");
+        let mut s = TraceState::new(false);
+        s.update(Msg::Spans(vec![call(
+            &p,
+            Protocol::Redis,
+            Role::Client,
+            "PING",
+            0,
+            5,
+        )]));
+        let shown = screen(&s, 80, 24);
+        assert!(shown.contains("\n1 call · sort"), "{shown}");
+        assert!(shown.contains(" 1 span · "), "{shown}");
+        press(&mut s, KeyCode::Char('/'));
+        typed(&mut s, "ping");
+        let shown = screen(&s, 80, 24);
+        assert!(shown.contains("/ping   1 call matches"), "{shown}");
+        press(&mut s, KeyCode::Enter);
+        let shown = screen(&s, 80, 24);
+        assert!(shown.contains("1 of 1 call · /ping"), "{shown}");
+        press(&mut s, KeyCode::Tab);
+        let shown = screen(&s, 80, 24);
+        assert!(shown.contains("\n1 endpoint · "), "{shown}");
+        press(&mut s, KeyCode::Char('/'));
+        let shown = screen(&s, 80, 24);
+        assert!(shown.contains("1 endpoint matches"), "{shown}");
+        assert!(!shown.contains(" 1 calls") && !shown.contains(" 1 spans"));
+        assert_eq!(counted(2, "call", "calls"), "2 calls");
+        assert_eq!(counted(1_000, "call", "calls"), "1,000 calls");
+        assert_eq!(counted(0, "call", "calls"), "0 calls");
     }
 
     #[test]

@@ -14,6 +14,8 @@ pub struct Tracer {
     stdout: Option<std::thread::JoinHandle<String>>,
     /// stderr lines after the "tracing" one.
     stderr: mpsc::Receiver<String>,
+    /// Lines [`Tracer::wait_stderr`] took from `stderr` already.
+    seen: Vec<String>,
 }
 
 /// What a finished `dflow trace --json` printed.
@@ -67,6 +69,21 @@ impl Tracer {
             child: Some(child),
             stdout: Some(stdout),
             stderr: rx,
+            seen: Vec::new(),
+        }
+    }
+
+    /// Waits up to `timeout` for a line on stderr containing `needle`,
+    /// while dflow runs; the lines read on the way are kept for [`Traced`].
+    pub fn wait_stderr(&mut self, needle: &str, timeout: Duration) -> Option<String> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            let line = self.stderr.recv_timeout(left).ok()?;
+            self.seen.push(line.clone());
+            if line.contains(needle) {
+                return Some(line);
+            }
         }
     }
 
@@ -87,7 +104,8 @@ impl Tracer {
         }
         let stdout = self.stdout.take().expect("stopped once").join().unwrap();
         let status = child.wait().unwrap();
-        let stderr: Vec<String> = self.stderr.iter().collect();
+        let mut stderr = std::mem::take(&mut self.seen);
+        stderr.extend(self.stderr.iter());
         let summary = stderr
             .iter()
             .find_map(|l| serde_json::from_str::<Value>(l).ok())
