@@ -13,6 +13,8 @@ use serde_json::Value;
 
 /// Serves one HTTP/1.1 request on loopback and makes it itself, carrying
 /// secret headers; prints its port first, then waits for stdin to close.
+/// The header values are built at run time: the script itself is on the
+/// command line, which is stored, and must not carry them whole.
 const SERVICE: &str = r#"
 import http.client, sys, threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -32,7 +34,7 @@ threading.Thread(target=srv.serve_forever, daemon=True).start()
 print("ready", flush=True)
 sys.stdin.readline()
 c = http.client.HTTPConnection("127.0.0.1", srv.server_address[1])
-c.request("GET", "/x", headers={"X-Api-Key": "k3y-one", "X-Auth-Token": "t0k-two"})
+c.request("GET", "/x", headers={"X-Api-Key": "k3y" + "-one", "X-Auth-Token": "t0k" + "-two"})
 c.getresponse().read()
 print("done", flush=True)
 sys.stdin.readline()

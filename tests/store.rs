@@ -627,7 +627,9 @@ fn a_planted_symlink_never_redirects_a_conversion() {
             .collect();
         let mut planter = Command::new("setpriv")
             .args(["--reuid=65534", "--regid=65534", "--clear-groups"])
-            .args(["python3", "-c", PLANTER])
+            // Debian's python3 (.ci/run installs it): one found on root's
+            // PATH may live under /root, where nobody cannot run it.
+            .args(["/usr/bin/python3", "-c", PLANTER])
             .arg(&precious)
             .args(&links)
             .spawn()
@@ -636,6 +638,7 @@ fn a_planted_symlink_never_redirects_a_conversion() {
             std::thread::sleep(Duration::from_millis(10));
             std::fs::symlink_metadata(&links[1]).is_ok()
         });
+        let planter_ended = planter.try_wait().ok().flatten();
         let out = common::dflow(&[
             "query",
             "--json",
@@ -644,7 +647,10 @@ fn a_planted_symlink_never_redirects_a_conversion() {
         ]);
         let _ = planter.kill();
         let _ = planter.wait();
-        assert!(planted, "the planter never planted its links");
+        assert!(
+            planted,
+            "the planter never planted its links (it ended: {planter_ended:?})"
+        );
         assert!(out.status.success(), "round {round}: {}", stderr(&out));
         let rows: Value = serde_json::from_slice(&out.stdout).unwrap();
         assert_eq!(rows[0]["n"].as_u64(), Some(3000), "round {round}");
