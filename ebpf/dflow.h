@@ -97,18 +97,32 @@ struct dflow_data_event {
 	__u32 fd;
 	__u32 seq;           /* TCP: sequence number of the first byte (write_seq or copied_seq before it) */
 	__u32 captured;      /* payload bytes after this header */
+	__u32 offset;        /* where in the syscall's bytes they begin: 0, or
+	                      * where a hint (dflow_hint_key) said */
 	__u16 family;        /* AF_INET or AF_INET6 */
 	__u16 lport;         /* host byte order */
 	__u16 rport;         /* host byte order */
 	__u8 kind;           /* DFLOW_DATA, DFLOW_CONNECT, ... */
 	__u8 direction;      /* DFLOW_EGRESS or DFLOW_INGRESS */
 	__u8 transport;      /* IPPROTO_TCP or IPPROTO_UDP */
-	__u8 _pad[3];
+	__u8 _pad[7];
 	__u8 laddr[16];      /* IPv4: the first 4 bytes */
 	__u8 raddr[16];
 	char comm[DFLOW_COMM_LEN];
 };
-_Static_assert(sizeof(struct dflow_data_event) == 112, "dflow_data_event layout");
+_Static_assert(sizeof(struct dflow_data_event) == 120, "dflow_data_event layout");
+
+/* Key of trace.bpf.c's `dflow_tr_hints`: one direction of a TCP socket.
+ * The value is a __u32 TCP sequence number where userspace's parser knows
+ * the next message begins (after a body it skips): a syscall that moves
+ * that byte past the first snaplen is captured from it on, so a response
+ * head deep inside a large read is seen (pipelined downloads). */
+struct dflow_hint_key {
+	__u64 sock;          /* the struct sock's address */
+	__u32 direction;     /* DFLOW_EGRESS or DFLOW_INGRESS */
+	__u32 _pad;
+};
+_Static_assert(sizeof(struct dflow_hint_key) == 16, "dflow_hint_key layout");
 
 /* Key of the `dflow_comms` filter map: a task comm, NUL-padded. */
 struct dflow_comm_key {

@@ -100,6 +100,17 @@ struct {
 	__type(value, struct mmsg_cursor);
 } dflow_tr_mmsg SEC(".maps");
 
+/* Where the next message of a connection's direction begins, when the
+ * parser skips a body to get there (see struct dflow_hint_key). Written by
+ * userspace, removed here when used, found behind, or the socket closes;
+ * LRU, so hints of connections whose close went unseen age out. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, struct dflow_hint_key);
+	__type(value, __u32);
+} dflow_tr_hints SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	/* 2 MiB: drained every 5 ms, that is room for 5 ms of ~2k events of
@@ -167,10 +178,11 @@ static __always_inline __u32 snaplen(void)
 }
 
 /* Copies up to `want` bytes (at most a snaplen) of the iovec array at
- * `iov`, `iovcnt` long, into the payload; returns the bytes copied. The
- * array is read in one call: a read per iovec cost ~0.1 µs more per
- * writev of nginx's two. */
-static __always_inline __u32 copy_iov(struct scratch *s, __u64 iov, __u64 iovcnt, __u64 want)
+ * `iov`, `iovcnt` long, from its byte `skip` on, into the payload; returns
+ * the bytes copied. The array is read in one call: a read per iovec cost
+ * ~0.1 µs more per writev of nginx's two. */
+static __always_inline __u32 copy_iov(struct scratch *s, __u64 iov, __u64 iovcnt, __u64 skip,
+				      __u64 want)
 {
 	struct iovec v[MAX_IOV] = {};
 	__u64 off = 0;
@@ -179,18 +191,54 @@ static __always_inline __u32 copy_iov(struct scratch *s, __u64 iov, __u64 iovcnt
 	if (!count || bpf_probe_read_user(v, count * sizeof(v[0]), (void *)iov))
 		return 0;
 	for (int i = 0; i < MAX_IOV; i++) {
-		__u64 n;
+		__u64 n, len = v[i].iov_len;
+		__u8 *base = v[i].iov_base;
 
 		if (i >= count || off >= want)
 			break;
-		n = v[i].iov_len < want - off ? v[i].iov_len : want - off;
+		if (skip >= len) {
+			skip -= len;
+			continue;
+		}
+		base += skip;
+		len -= skip;
+		skip = 0;
+		n = len < want - off ? len : want - off;
 		if (off >= DFLOW_MAX_SNAPLEN || n > DFLOW_MAX_SNAPLEN)
 			break;
-		if (bpf_probe_read_user(&s->payload[off], n, v[i].iov_base))
+		if (bpf_probe_read_user(&s->payload[off], n, base))
 			break;
 		off += n;
 	}
 	return off;
+}
+
+/* Where in a TCP syscall of `len` bytes, its first at sequence number
+ * `seq`, to begin the capture: at the hint userspace left for this
+ * direction when the syscall moves that byte (the hint is then used up),
+ * else at 0. Only a syscall longer than a snaplen has bytes the capture
+ * would miss. */
+static __always_inline __u32 hinted_offset(const struct sock *sk, __u8 direction, __u32 seq,
+					   __u64 len)
+{
+	struct dflow_hint_key key = { .sock = (__u64)sk, .direction = direction };
+	__u32 *next, at;
+
+	if (len <= snaplen())
+		return 0;
+	next = bpf_map_lookup_elem(&dflow_tr_hints, &key);
+	if (!next)
+		return 0;
+	at = *next - seq;
+	if (at < len) {
+		bpf_map_delete_elem(&dflow_tr_hints, &key);
+		return at;
+	}
+	/* Behind this syscall (the difference wrapped): stale. Ahead: a
+	 * later syscall's. */
+	if (at >= 1u << 31)
+		bpf_map_delete_elem(&dflow_tr_hints, &key);
+	return 0;
 }
 
 /* Sends the header and `captured` payload bytes; counts a loss when the
@@ -283,7 +331,8 @@ static __always_inline __u32 mmsg_index(const struct who *w, __u64 vec, __u64 vl
 
 /* One sendmsg/recvmsg (or one message of their mmsg forms): the peer of a
  * send, and the payload from its iovecs. */
-static __always_inline __u32 copy_msghdr(struct scratch *s, __u64 umsg, bool egress, __u64 want)
+static __always_inline __u32 copy_msghdr(struct scratch *s, __u64 umsg, bool egress, __u64 skip,
+					 __u64 want)
 {
 	struct user_msghdr msg = {};
 
@@ -291,7 +340,7 @@ static __always_inline __u32 copy_msghdr(struct scratch *s, __u64 umsg, bool egr
 		return 0;
 	if (egress)
 		fill_peer(&s->e, (__u64)msg.msg_name);
-	return copy_iov(s, (__u64)msg.msg_iov, msg.msg_iovlen, want);
+	return copy_iov(s, (__u64)msg.msg_iov, msg.msg_iovlen, skip, want);
 }
 
 /* A send or a receive of `ret` bytes on `sk` by the current thread. */
@@ -301,7 +350,7 @@ static __always_inline int data(const struct sock *sk, int ret, int flags, __u8 
 	struct who w;
 	struct scratch *s;
 	struct pt_regs *regs;
-	__u32 captured = 0;
+	__u32 captured = 0, offset = 0;
 	__u64 len, want, nr;
 	__u16 proto;
 
@@ -330,10 +379,13 @@ static __always_inline int data(const struct sock *sk, int ret, int flags, __u8 
 		struct tcp_sock *tp = bpf_skc_to_tcp_sock((void *)sk);
 
 		/* Both have moved past this syscall's bytes by now. */
-		if (tp)
+		if (tp) {
 			s->e.seq = (egress ? tp->write_seq : tp->copied_seq) - len;
+			offset = hinted_offset(sk, direction, s->e.seq, len);
+		}
 	}
-	want = len < snaplen() ? len : snaplen();
+	s->e.offset = offset;
+	want = len - offset < snaplen() ? len - offset : snaplen();
 	switch (nr) {
 	case NR_READ:
 	case NR_WRITE:
@@ -341,22 +393,24 @@ static __always_inline int data(const struct sock *sk, int ret, int flags, __u8 
 	case NR_RECVFROM:
 		if (nr == NR_SENDTO)
 			fill_peer(&s->e, regs->r8);
-		if (want <= DFLOW_MAX_SNAPLEN && !bpf_probe_read_user(s->payload, want, (void *)regs->si))
+		if (want <= DFLOW_MAX_SNAPLEN &&
+		    !bpf_probe_read_user(s->payload, want, (void *)(regs->si + offset)))
 			captured = want;
 		break;
 	case NR_READV:
 	case NR_WRITEV:
-		captured = copy_iov(s, regs->si, regs->dx, want);
+		captured = copy_iov(s, regs->si, regs->dx, offset, want);
 		break;
 	case NR_SENDMSG:
 	case NR_RECVMSG:
-		captured = copy_msghdr(s, regs->si, egress, want);
+		captured = copy_msghdr(s, regs->si, egress, offset, want);
 		break;
 	case NR_SENDMMSG:
 	case NR_RECVMMSG: {
 		__u32 i = mmsg_index(&w, regs->si, regs->dx);
 
-		captured = copy_msghdr(s, regs->si + (__u64)i * sizeof(struct mmsghdr), egress, want);
+		captured = copy_msghdr(s, regs->si + (__u64)i * sizeof(struct mmsghdr), egress,
+				       offset, want);
 		break;
 	}
 	case NR_SENDFILE:
@@ -434,6 +488,15 @@ int BPF_PROG(dflow_tr_state, const struct sock *sk, int oldstate, int newstate)
 	fill_socket(&s->e, sk);
 	if (!dflow_port_wanted(s->e.lport, s->e.rport))
 		return 0;
+	if (kind == DFLOW_CLOSE || kind == DFLOW_CONNECT) {
+		/* A connection's hints end with it: the socket's address may
+		 * be the next one's. */
+		struct dflow_hint_key key = { .sock = (__u64)sk, .direction = DFLOW_EGRESS };
+
+		bpf_map_delete_elem(&dflow_tr_hints, &key);
+		key.direction = DFLOW_INGRESS;
+		bpf_map_delete_elem(&dflow_tr_hints, &key);
+	}
 	s->e.kind = kind;
 	s->e.fd = nr == NR_CLOSE || nr == NR_CONNECT || nr == NR_SHUTDOWN ? regs->di : DFLOW_NO_FD;
 	emit(s, 0);

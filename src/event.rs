@@ -93,7 +93,11 @@ pub enum SockWhat {
         seq: u32,
         /// Bytes the syscall moved.
         bytes: u64,
-        /// The first of them, up to the snaplen.
+        /// Where in them the payload begins: 0, or past a body's end where
+        /// the pipeline's hint said the next message begins (see
+        /// [`crate::trace::pipeline::Hint`]).
+        offset: u64,
+        /// Up to a snaplen of them, from `offset` on.
         payload: Vec<u8>,
     },
     /// connect() sent its SYN: this process is the client.

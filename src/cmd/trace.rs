@@ -69,7 +69,7 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
     crate::privilege::require_probes("trace")?;
     let shutdown = Shutdown::install().context("cannot handle Ctrl-C")?;
     let started = Instant::now();
-    let (probe, rx) = capture::start(&Capture {
+    let (mut probe, rx) = capture::start(&Capture {
         filters: Filters {
             pids: config.capture.pids.clone(),
             comms: config.capture.comms.clone(),
@@ -91,6 +91,7 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
                 .unwrap_or_default(),
         );
     }
+    let mut hinter = capture::Hinter::default();
     let mut pipeline = Pipeline::new(
         PipelineConfig {
             protocols: config.protocols.clone(),
@@ -145,6 +146,9 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
             }
         }
         take_in(&rx, &mut pipeline);
+        // Soon, so the capture of a download's next head is set before the
+        // download reaches it. Without a hint the capture is as before.
+        let _ = hinter.hint(&mut probe, pipeline.take_hints());
         pipeline.tick(monotonic_ns(), &mut spans);
         spans.retain(|s| wanted(config, s));
         if let Some(view) = &mut view {

@@ -37,6 +37,8 @@ const STOP_GRACE: Duration = Duration::from_millis(200);
 #[derive(Default)]
 struct Shared {
     stop: AtomicBool,
+    /// The pause between passes, in ns: see [`Drain::set_interval`].
+    interval_ns: AtomicU64,
     delivered: AtomicU64,
     /// Events dropped in userspace: only at stop, with a stalled consumer.
     dropped: AtomicU64,
@@ -58,11 +60,14 @@ impl Drain {
     ) -> std::io::Result<(Drain, Receiver<Vec<W::Event>>)> {
         let (tx, rx) = sync_channel(batches);
         let shared = Arc::new(Shared::default());
+        shared
+            .interval_ns
+            .store(interval.as_nanos() as u64, Ordering::Relaxed);
         let thread = std::thread::Builder::new()
             .name(format!("drain-{name}"))
             .spawn({
                 let shared = Arc::clone(&shared);
-                move || run::<W>(ring, &tx, &shared, interval)
+                move || run::<W>(ring, &tx, &shared)
             })?;
         Ok((
             Drain {
@@ -74,6 +79,13 @@ impl Drain {
     }
 
     /// Events handed to the consumer.
+    /// Changes the pause between passes, from the next one on.
+    pub fn set_interval(&self, interval: Duration) {
+        self.shared
+            .interval_ns
+            .store(interval.as_nanos() as u64, Ordering::Relaxed);
+    }
+
     pub fn delivered(&self) -> u64 {
         self.shared.delivered.load(Ordering::Relaxed)
     }
@@ -101,12 +113,7 @@ impl Drop for Drain {
     }
 }
 
-fn run<W: Wire>(
-    mut ring: RingBuf<MapData>,
-    tx: &SyncSender<Vec<W::Event>>,
-    shared: &Shared,
-    interval: Duration,
-) {
+fn run<W: Wire>(mut ring: RingBuf<MapData>, tx: &SyncSender<Vec<W::Event>>, shared: &Shared) {
     loop {
         // Read the flag before the pass: a stop requested during the pass
         // still gets one more, so nothing submitted before it is left behind.
@@ -129,7 +136,9 @@ fn run<W: Wire>(
         if stopping {
             return;
         }
-        std::thread::sleep(interval);
+        std::thread::sleep(Duration::from_nanos(
+            shared.interval_ns.load(Ordering::Relaxed),
+        ));
     }
 }
 

@@ -201,15 +201,24 @@ impl Probe {
         map: &str,
         keys: impl IntoIterator<Item = K>,
     ) -> Result<(), ProbeError> {
+        self.insert(map, keys.into_iter().map(|k| (k, 1u8)))
+    }
+
+    /// Sets `key → value` in the hash map `map` for every pair.
+    pub fn insert<K: aya::Pod, V: aya::Pod>(
+        &mut self,
+        map: &str,
+        entries: impl IntoIterator<Item = (K, V)>,
+    ) -> Result<(), ProbeError> {
         let object = self.object;
         let found = self.ebpf().map_mut(map).ok_or_else(|| ProbeError::NoMap {
             object,
             map: map.to_owned(),
         })?;
-        let mut hash: HashMap<_, K, u8> =
+        let mut hash: HashMap<_, K, V> =
             HashMap::try_from(found).map_err(map_error(object, map))?;
-        for key in keys {
-            hash.insert(key, 1, 0).map_err(map_error(object, map))?;
+        for (key, value) in entries {
+            hash.insert(key, value, 0).map_err(map_error(object, map))?;
         }
         Ok(())
     }
@@ -459,6 +468,13 @@ impl Probe {
             Drain::start::<W>(map, ring, interval, batches).map_err(ProbeError::Thread)?;
         self.drains.push(drain);
         Ok(rx)
+    }
+
+    /// Changes how often this probe's drains empty their ring buffers.
+    pub fn set_drain_interval(&self, interval: std::time::Duration) {
+        for drain in &self.drains {
+            drain.set_interval(interval);
+        }
     }
 
     /// Events delivered by this probe's drains and lost on the way, so far.

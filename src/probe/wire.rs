@@ -162,18 +162,49 @@ pub struct DataRecord {
     pub fd: u32,
     pub seq: u32,
     pub captured: u32,
+    pub offset: u32,
     pub family: u16,
     pub lport: u16,
     pub rport: u16,
     pub kind: u8,
     pub direction: u8,
     pub transport: u8,
-    pub _pad: [u8; 3],
+    pub _pad: [u8; 7],
     pub laddr: [u8; 16],
     pub raddr: [u8; 16],
     pub comm: [u8; COMM_LEN],
 }
-const _: () = assert!(size_of::<DataRecord>() == 112);
+const _: () = assert!(size_of::<DataRecord>() == 120);
+
+/// `struct dflow_hint_key`: one direction of a TCP socket in trace.bpf.c's
+/// `dflow_tr_hints`, whose value is the sequence number where the next
+/// message begins.
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HintKey {
+    pub sock: u64,
+    /// 0: egress, 1: ingress.
+    pub direction: u32,
+    pub _pad: u32,
+}
+const _: () = assert!(size_of::<HintKey>() == 16);
+
+// SAFETY: repr(C), no padding the compiler adds (checked above), every bit
+// pattern valid.
+unsafe impl aya::Pod for HintKey {}
+
+impl HintKey {
+    pub fn new(sock: u64, direction: Direction) -> HintKey {
+        HintKey {
+            sock,
+            direction: match direction {
+                Direction::Egress => 0,
+                Direction::Ingress => 1,
+            },
+            _pad: 0,
+        }
+    }
+}
 
 /// `DFLOW_MAX_SNAPLEN`: the most payload bytes copied per syscall.
 pub const MAX_SNAPLEN: u32 = 16384;
@@ -215,6 +246,7 @@ impl Wire for DataRecord {
                     },
                     seq: r.seq,
                     bytes: r.bytes,
+                    offset: u64::from(r.offset),
                     payload: bytes.get(start..end)?.to_vec(),
                 }
             }

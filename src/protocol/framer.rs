@@ -21,6 +21,20 @@ struct Side {
     skip: u64,
     /// The start of a unit whose head is not complete yet.
     pending: Vec<u8>,
+    /// The last syscall began a skip into later ones: see
+    /// [`Framer::take_hint`].
+    hint: bool,
+}
+
+/// Where [`Framer::feed_at`] found the first unit it handed out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fed {
+    /// Bytes of it that came from earlier syscalls (a head that was
+    /// split); 0 when none did.
+    pub earlier: usize,
+    /// Bytes at the start of this syscall that belonged to a unit of
+    /// earlier ones (the rest of a body), skipped before it.
+    pub skipped: u64,
 }
 
 /// Framing state of one connection, both directions.
@@ -56,22 +70,50 @@ impl Framer {
         total: u64,
         out: &mut Vec<Parse>,
     ) -> usize {
-        let total = total.max(data.len() as u64);
+        self.feed_at(parser, dir, data, 0, total, out).earlier
+    }
+
+    /// [`Framer::feed`] of a capture that began at byte `offset` of the
+    /// syscall rather than at its first: where a [`Framer::take_hint`] said
+    /// the next unit begins, past bytes of a body it skips. A capture that
+    /// begins anywhere else past the first byte leaves this syscall unread.
+    pub fn feed_at(
+        &mut self,
+        parser: &mut dyn Parser,
+        dir: Direction,
+        data: &[u8],
+        offset: u64,
+        total: u64,
+        out: &mut Vec<Parse>,
+    ) -> Fed {
+        let end = offset.saturating_add(data.len() as u64);
+        let total = total.max(end);
         let side = &mut self.sides[dir.index()];
         if self.transport == Transport::Udp {
             // A datagram is whole or lost: nothing carries over.
             *side = Side::default();
         }
-        let captured = data.len() as u64;
-        let cut = captured < total;
+        side.hint = false;
+        let cut = end < total;
         let skipped = side.skip.min(total);
         side.skip -= skipped;
-        if skipped >= captured {
+        let fed = |earlier| Fed { earlier, skipped };
+        if offset > 0 && (skipped < offset || !side.pending.is_empty()) {
+            // The capture began past where the next unit does (a hint that
+            // was not this connection's to give): what lies between is not
+            // known, so nothing of this syscall is.
+            side.pending.clear();
+            self.desyncs += 1;
+            unseen(parser, dir, total - skipped, out);
+            return fed(0);
+        }
+        if skipped >= end {
             // The unit ended in the part of the syscall not captured.
             unseen(parser, dir, total - skipped, out);
-            return 0;
+            return fed(0);
         }
-        let fresh = &data[skipped as usize..];
+        // Of the captured bytes, those of the unit skipped are dropped.
+        let fresh = &data[(skipped - offset) as usize..];
         let mut carried = std::mem::take(&mut side.pending);
         let earlier = carried.len();
         let buf: &[u8] = if carried.is_empty() {
@@ -80,6 +122,7 @@ impl Framer {
             carried.extend_from_slice(fresh);
             &carried
         };
+        let tail = total - end;
         let mut at = 0usize;
         while at < buf.len() {
             let unit = parser.parse(&buf[at..], dir, cut);
@@ -95,20 +138,20 @@ impl Framer {
                         self.desyncs += 1;
                         unseen(parser, dir, (buf.len() - at) as u64, out);
                     }
-                    return earlier;
+                    return fed(earlier);
                 }
                 Parse::Incomplete => {
                     // On cut data this breaks the parser contract: caught
                     // by the fuzz targets, a lost footing in release.
                     debug_assert!(false, "a parser said Incomplete on cut data");
                     self.desyncs += 1;
-                    unseen(parser, dir, (buf.len() - at) as u64 + total - captured, out);
-                    return earlier;
+                    unseen(parser, dir, (buf.len() - at) as u64 + tail, out);
+                    return fed(earlier);
                 }
                 Parse::Invalid => {
                     self.desyncs += 1;
-                    unseen(parser, dir, (buf.len() - at) as u64 + total - captured, out);
-                    return earlier;
+                    unseen(parser, dir, (buf.len() - at) as u64 + tail, out);
+                    return fed(earlier);
                 }
             };
             // A unit of length 0 would never end; count it as one byte.
@@ -122,13 +165,23 @@ impl Framer {
             // The unit runs past the captured bytes: first over the rest of
             // this syscall, then into the next ones.
             let beyond = len - available;
-            let uncaptured = total - captured;
-            side.skip = beyond.saturating_sub(uncaptured);
-            unseen(parser, dir, uncaptured.saturating_sub(beyond), out);
-            return earlier;
+            side.skip = beyond.saturating_sub(tail);
+            side.hint = side.skip > 0;
+            unseen(parser, dir, tail.saturating_sub(beyond), out);
+            return fed(earlier);
         }
-        unseen(parser, dir, total - captured, out);
-        earlier
+        unseen(parser, dir, tail, out);
+        fed(earlier)
+    }
+
+    /// Bytes past the last syscall fed in `dir` before the next unit
+    /// begins, when that syscall began skipping a unit that runs into later
+    /// ones (a large body); None otherwise, and once it has been taken.
+    /// Told to the probe, it lets the capture begin at that unit's head
+    /// even inside a syscall that moves more than a snaplen.
+    pub fn take_hint(&mut self, dir: Direction) -> Option<u64> {
+        let side = &mut self.sides[dir.index()];
+        std::mem::take(&mut side.hint).then_some(side.skip)
     }
 
     /// Whether an unfinished head waits in `dir` for the next syscall.
@@ -269,6 +322,57 @@ mod tests {
         // The default claims nothing.
         let mut f = Framer::new(Transport::Tcp);
         assert_eq!(feed(&mut f, b"L0\nL1\nx", 28), [3, 4]);
+    }
+
+    fn feed_at(f: &mut Framer, data: &[u8], offset: u64, total: u64) -> (Vec<u64>, Fed) {
+        let mut out = Vec::new();
+        let fed = f.feed_at(&mut Toy, Direction::Ingress, data, offset, total, &mut out);
+        (lens(&out), fed)
+    }
+
+    /// A large body, then the next head deep inside a later syscall, as in
+    /// pipelined downloads: the hint says where, and a capture from there
+    /// finds it.
+    #[test]
+    fn a_capture_from_the_hinted_byte_finds_the_next_head() {
+        let mut f = Framer::new(Transport::Tcp);
+        assert_eq!(feed_at(&mut f, b"L100\nabc", 0, 50).0, [105]);
+        // 55 bytes of the body are still to come after this syscall.
+        assert_eq!(f.take_hint(Direction::Ingress), Some(55));
+        assert_eq!(f.take_hint(Direction::Ingress), None, "taken once");
+        // A syscall of 300 bytes, captured from byte 55 on.
+        let (units, fed) = feed_at(&mut f, b"L1\nqL0\n", 55, 300);
+        assert_eq!(units, [4, 3]);
+        assert_eq!(
+            fed,
+            Fed {
+                earlier: 0,
+                skipped: 55
+            }
+        );
+        assert_eq!(f.desyncs, 0);
+        // A body that ends within the capture gives no hint.
+        assert_eq!(feed_at(&mut f, b"L2\nab", 0, 5).0, [5]);
+        assert_eq!(f.take_hint(Direction::Ingress), None);
+    }
+
+    /// A capture from the middle of a body, or from past the next head,
+    /// is not where a unit begins: nothing of that syscall is read.
+    #[test]
+    fn a_capture_from_elsewhere_reads_nothing_of_its_syscall() {
+        let mut f = Framer::new(Transport::Tcp);
+        assert_eq!(feed_at(&mut f, b"L100\nabc", 0, 50).0, [105]);
+        // The body ends at byte 55; this capture begins at 60.
+        let (units, _) = feed_at(&mut f, b"L0\nL0\n", 60, 300);
+        assert_eq!(units, Vec::<u64>::new());
+        assert_eq!(f.desyncs, 1);
+        // Beginning inside the body: its rest is dropped, the head read.
+        assert_eq!(feed_at(&mut f, b"L200\nabc", 0, 50).0, [205]);
+        assert_eq!(f.take_hint(Direction::Ingress), Some(155));
+        let (units, fed) = feed_at(&mut f, b"xxxxxL0\n", 150, 400);
+        assert_eq!(units, [3]);
+        assert_eq!(fed.skipped, 155);
+        assert_eq!(f.desyncs, 1);
     }
 
     #[test]

@@ -123,6 +123,24 @@ pub struct PipelineStats {
     pub abandoned: u64,
 }
 
+/// Where a TCP connection's next message begins, in one direction, when
+/// the parser skips a body to get there: the sequence number of its first
+/// byte. Told to the probe ([`Pipeline::take_hints`]), it makes the capture
+/// of the syscall that moves that byte begin there, so a head deep inside
+/// a read larger than the snaplen is seen (pipelined downloads).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Hint {
+    /// The socket, as the probe names it.
+    pub sock: u64,
+    pub direction: Direction,
+    pub seq: u32,
+}
+
+/// Hints kept for [`Pipeline::take_hints`] at most: one per large body,
+/// taken after each batch of events; a pipeline nobody takes them from
+/// (replay, tests) keeps no more.
+const MAX_HINTS: usize = 4096;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct ConnKey {
     pid: u32,
@@ -214,6 +232,8 @@ pub struct Pipeline {
     stats: PipelineStats,
     /// What the `undetected` and `abandoned` connections carried.
     unparsed: Unparsed,
+    /// Hints for the probe, oldest first: see [`Hint`].
+    hints: Vec<Hint>,
 }
 
 impl Pipeline {
@@ -230,7 +250,14 @@ impl Pipeline {
             event_ns: 0,
             stats: PipelineStats::default(),
             unparsed: Unparsed::default(),
+            hints: Vec::new(),
         }
+    }
+
+    /// The hints for the probe since the last call: where connections'
+    /// next messages begin past the bodies being skipped.
+    pub fn take_hints(&mut self) -> std::vec::Drain<'_, Hint> {
+        self.hints.drain(..)
     }
 
     /// The connections given up on (undetected or abandoned), by kind.
@@ -264,13 +291,14 @@ impl Pipeline {
             pid: e.pid,
             sock: e.sock,
         };
-        let (direction, seq, bytes, payload) = match &e.what {
+        let (direction, seq, bytes, offset, payload) = match &e.what {
             SockWhat::Data {
                 direction,
                 seq,
                 bytes,
+                offset,
                 payload,
-            } => (*direction, *seq, *bytes, payload.as_slice()),
+            } => (*direction, *seq, *bytes, *offset, payload.as_slice()),
             SockWhat::Close => {
                 if let Some(conn) = self.conns.remove(&key) {
                     self.close(conn, e.exit_ns);
@@ -336,7 +364,7 @@ impl Pipeline {
         let mut joined = None;
         if let Detection::Pending { tries, seen } = &mut conn.detection {
             let side = &mut seen[direction.index()];
-            let whole = payload.len() as u64 == bytes;
+            let whole = offset == 0 && payload.len() as u64 == bytes;
             if !whole || side.len() + payload.len() > DETECT_BYTES {
                 side.clear();
             }
@@ -385,10 +413,25 @@ impl Pipeline {
         let prefix = joined.as_ref().map_or(0, |j| j.len() - payload.len());
         self.units.clear();
         let desyncs = conn.framer.desyncs;
-        let carried = prefix
-            + conn
-                .framer
-                .feed(parser.as_mut(), direction, data, total, &mut self.units);
+        let fed = conn.framer.feed_at(
+            parser.as_mut(),
+            direction,
+            data,
+            offset,
+            total,
+            &mut self.units,
+        );
+        let carried = prefix + fed.earlier;
+        if e.transport == Transport::Tcp
+            && let Some(skip) = conn.framer.take_hint(direction)
+            && self.hints.len() < MAX_HINTS
+        {
+            self.hints.push(Hint {
+                sock: e.sock,
+                direction,
+                seq: seq.wrapping_add(bytes as u32).wrapping_add(skip as u32),
+            });
+        }
         // A connection whose bytes stopped parsing for good (TLS after a
         // STARTTLS or SSLRequest, a protocol switch) is left alone.
         if !self.units.is_empty() {
@@ -418,7 +461,9 @@ impl Pipeline {
         let mut at = At {
             enter_ns: origin.unwrap_or(e.enter_ns),
             exit_ns: e.exit_ns,
-            seq: seq.wrapping_sub(carried as u32),
+            seq: seq
+                .wrapping_sub(carried as u32)
+                .wrapping_add(fed.skipped as u32),
         };
         for unit in units.drain(..) {
             let len = unit.unit_len().unwrap_or(0);
@@ -799,6 +844,7 @@ mod tests {
                 direction: dir,
                 seq,
                 bytes: bytes.len() as u64,
+                offset: 0,
                 payload: bytes.to_vec(),
             },
         }

@@ -2104,6 +2104,7 @@ mod tests {
                 direction: dir,
                 seq: 0,
                 bytes: bytes.len() as u64,
+                offset: 0,
                 payload: bytes.to_vec(),
             },
         };
