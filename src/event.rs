@@ -102,7 +102,8 @@ pub enum SockWhat {
     },
     /// connect() sent its SYN: this process is the client.
     Connect,
-    /// The socket's last close(), or its process's exit (`fd` is then
+    /// The socket's last close(), a shutdown() after the peer's FIN (which
+    /// ends the connection both ways), or its process's exit (`fd` is then
     /// `u32::MAX`).
     Close,
 }
