@@ -971,6 +971,69 @@ mod tests {
         assert_eq!(spans[0].duration_ns, 0);
     }
 
+    /// Pipelined downloads, client side: the first response's body runs
+    /// past its read, so the pipeline hints where the second begins; the
+    /// read that holds it, captured from there, gives the second call its
+    /// code and size.
+    #[test]
+    fn a_hint_finds_the_next_response_inside_a_large_read() {
+        use Direction::{Egress, Ingress};
+        let cut = |mut e: SockEvent, total: u64, offset: u64| {
+            if let SockWhat::Data {
+                bytes, offset: o, ..
+            } = &mut e.what
+            {
+                *bytes = total;
+                *o = offset;
+            }
+            e
+        };
+        let first = b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\nxxxx";
+        let second = b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n";
+        let head = (first.len() - 4) as u64;
+        let mut p = pipeline();
+        let requests = b"GET /a HTTP/1.1\r\n\r\nGET /b HTTP/1.1\r\n\r\n";
+        p.feed(&data(1, Egress, 100, 1, requests));
+        // 64 KiB read from seq 5000: the head and the start of the body.
+        p.feed(&cut(data(1, Ingress, 200, 5000, first), 65536, 0));
+        let hints: Vec<Hint> = p.take_hints().collect();
+        let next = 5000 + head as u32 + 100_000;
+        assert_eq!(
+            hints,
+            [Hint {
+                sock: 1,
+                direction: Ingress,
+                seq: next
+            }]
+        );
+        assert_eq!(p.take_hints().count(), 0, "given once");
+        // The next read holds the body's end and the second response at
+        // the hinted byte, captured from there.
+        let seq = 5000 + 65536;
+        let offset = u64::from(next - seq);
+        let spans = run(
+            &mut p,
+            &[cut(data(1, Ingress, 300, seq, second), 65536, offset)],
+        );
+        let got: Vec<(&str, Option<&Code>, u64)> = spans
+            .iter()
+            .map(|s| {
+                (
+                    s.endpoint.as_str(),
+                    s.code.as_ref(),
+                    u64::from(s.resp_bytes),
+                )
+            })
+            .collect();
+        assert_eq!(
+            got,
+            [
+                ("GET /a", Some(&Code::Num(200)), head + 100_000),
+                ("GET /b", Some(&Code::Num(404)), second.len() as u64),
+            ]
+        );
+    }
+
     /// A completed call waits until events a linger later have been fed,
     /// not merely until the clock says so: dflow running behind the ring
     /// (its clock ahead of the events) must not hand out a span before the
