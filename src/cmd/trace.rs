@@ -28,6 +28,12 @@ use crate::tui::trace::{Msg, TraceState, TraceStatus};
 
 /// How often batches are taken in and lingering spans handed out.
 const TICK: Duration = Duration::from_millis(50);
+
+/// How often the terminal view's loop takes batches in while the capture
+/// is being given hints: a hint that waits a tick can come after the
+/// download it is about has passed the next head. The view is still drawn
+/// every [`TICK`].
+const HINT_TICK: Duration = Duration::from_millis(2);
 /// How often the terminal view's status bar is refreshed.
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 
@@ -116,6 +122,7 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
     let mut view = config.tui.then(LiveView::start).transpose()?;
     let mut usage = crate::process::Usage::start();
     let mut next_status = Instant::now() + STATUS_EVERY;
+    let mut next_draw = Instant::now();
     let mut events_then = 0u64;
     let mut note = None;
     // Once the output is gone (a closed pipe, a terminal that hung up) the
@@ -129,8 +136,9 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
         if stop {
             break;
         }
+        let hinting = hinter.hinting();
         if let Some(view) = &mut view {
-            match view.wait_key(TICK) {
+            match view.wait_key(if hinting { HINT_TICK } else { TICK }) {
                 Ok(false) => {}
                 Ok(true) => break,
                 Err(e) => {
@@ -174,9 +182,12 @@ pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {
                 events_then = stats.events;
                 next_status += STATUS_EVERY;
             }
-            if let Err(e) = view.draw() {
-                failed = super::output_stopped(e.into());
-                break;
+            if !hinting || Instant::now() >= next_draw {
+                next_draw = Instant::now() + TICK;
+                if let Err(e) = view.draw() {
+                    failed = super::output_stopped(e.into());
+                    break;
+                }
             }
         } else if Instant::now() >= next_status {
             // Without a view, the capture ends once the targets are gone

@@ -77,6 +77,12 @@ pub struct Hinter {
 }
 
 impl Hinter {
+    /// Whether hints were given in the last [`HINTING_FOR`] (as of the
+    /// last call of [`Hinter::hint`]).
+    pub fn hinting(&self) -> bool {
+        self.last.is_some()
+    }
+
     pub fn hint(
         &mut self,
         probe: &mut Probe,
