@@ -34,6 +34,7 @@ const TICK: Duration = Duration::from_millis(50);
 /// download it is about has passed the next head. The view is still drawn
 /// every [`TICK`].
 const HINT_TICK: Duration = Duration::from_millis(2);
+
 /// How often the terminal view's status bar is refreshed.
 const STATUS_EVERY: Duration = Duration::from_secs(1);
 

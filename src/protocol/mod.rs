@@ -350,6 +350,9 @@ pub fn exercise(protocol: Protocol, transport: Transport, data: &[u8]) -> usize 
     let mut units = Vec::new();
     let mut total_units = 0;
     let mut round = 0usize;
+    // Per direction: bytes until the next unit, as the framer's last hint
+    // said (see `Framer::take_hint`), counted down syscall by syscall.
+    let mut hints: [Option<u64>; 2] = [None, None];
     while !rest.is_empty() {
         let bit = |i: usize| shape >> ((round + i) % 8) & 1 == 1;
         let dir = if bit(0) {
@@ -359,20 +362,28 @@ pub fn exercise(protocol: Protocol, transport: Transport, data: &[u8]) -> usize 
         };
         let size = (usize::from(shape) * 7 + round * 13) % 97 + 1;
         let (chunk, tail) = rest.split_at(size.min(rest.len()));
+        let len = chunk.len() as u64;
+        // Sometimes the capture began where a hint said, as the probe does
+        // (or, rarely, somewhere no hint said).
+        let hint = &mut hints[dir.index()];
+        let offset = match *hint {
+            Some(h) if h > 0 && h < len && bit(2) => h,
+            _ if bit(3) && bit(4) && bit(5) => len / 3,
+            _ => 0,
+        };
+        *hint = hint.and_then(|h| h.checked_sub(len)).filter(|&h| h > 0);
+        let seen = &chunk[offset as usize..];
         // Sometimes only a prefix was captured of a longer syscall.
-        let captured = if bit(1) && chunk.len() > 1 {
-            &chunk[..chunk.len() / 2]
+        let captured = if bit(1) && seen.len() > 1 {
+            &seen[..seen.len() / 2]
         } else {
-            chunk
+            seen
         };
         units.clear();
-        let _ = framer.feed(
-            parser.as_mut(),
-            dir,
-            captured,
-            chunk.len() as u64,
-            &mut units,
-        );
+        let _ = framer.feed_at(parser.as_mut(), dir, captured, offset, len, &mut units);
+        if let Some(skip) = framer.take_hint(dir) {
+            hints[dir.index()] = Some(skip);
+        }
         for u in &units {
             assert!(
                 !matches!(u, Parse::Incomplete | Parse::Invalid),
