@@ -16,7 +16,7 @@ use crate::event::{Protocol, Status};
 use crate::output::table::MAX_CELL;
 use crate::profile::fold::Mode;
 use crate::profile::sampler::SamplerConfig;
-use crate::store::path as store_path;
+use crate::store::path::{self as store_path, SessionTarget};
 use crate::store::reader::statement_count;
 
 /// A command line that parsed but cannot be run as given: exit code 2.
@@ -292,14 +292,6 @@ pub struct CaptureConfig {
     pub tags: Vec<(String, String)>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SessionTarget {
-    /// The default directory and file name (decided by the session store).
-    Default,
-    Path(PathBuf),
-    Off,
-}
-
 impl Config {
     pub fn from_cli(cli: Cli) -> Result<Config, UsageError> {
         let output = OutputConfig {
@@ -372,7 +364,7 @@ impl CaptureConfig {
         let mut pids = args.pids;
         pids.sort_unstable();
         pids.dedup();
-        if let Some(&missing) = pids.iter().find(|&&pid| !process_exists(pid)) {
+        if let Some(&missing) = pids.iter().find(|&&pid| !crate::process::exists(pid)) {
             return Err(UsageError::NoSuchPid(missing));
         }
         let mut comms = args.comms;
@@ -420,10 +412,6 @@ pub fn split_query_args(
 /// Whether a terminal view can start: stdin and stdout are both terminals.
 fn stdio_is_terminal() -> bool {
     std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
-}
-
-fn process_exists(pid: u32) -> bool {
-    std::path::Path::new("/proc").join(pid.to_string()).exists()
 }
 
 /// `--color` wins over NO_COLOR only when it says `always` (no-color.org).

@@ -94,8 +94,7 @@ pub enum SockWhat {
         /// Bytes the syscall moved.
         bytes: u64,
         /// Where in them the payload begins: 0, or past a body's end where
-        /// the pipeline's hint said the next message begins (see
-        /// [`crate::trace::pipeline::Hint`]).
+        /// the trace pipeline's hint said the next message begins.
         offset: u64,
         /// Up to a snaplen of them, from `offset` on.
         payload: Vec<u8>,

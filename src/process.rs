@@ -8,6 +8,12 @@ use crate::event::{Process, ProcessRef};
 /// Reads /proc/PID; `fallback_comm` names the process when it is already
 /// gone (the kernel told dflow its comm when it sampled it). With `redact`
 /// the command line's credentials are replaced ([`redact_cmdline`]).
+/// Whether process `pid` exists now (pid 0, the scheduler, never counts).
+/// A zombie still does: its pid is not free until it is reaped.
+pub fn exists(pid: u32) -> bool {
+    pid != 0 && std::path::Path::new("/proc").join(pid.to_string()).exists()
+}
+
 pub fn describe(pid: u32, fallback_comm: Option<&str>, redact: bool) -> ProcessRef {
     Arc::new(
         read(pid, redact)

@@ -48,10 +48,7 @@ pub(crate) fn all_targets_gone(capture: &crate::config::CaptureConfig) -> Option
     if capture.pids.is_empty() || !capture.comms.is_empty() {
         return None;
     }
-    let alive = capture
-        .pids
-        .iter()
-        .any(|pid| std::path::Path::new("/proc").join(pid.to_string()).exists());
+    let alive = capture.pids.iter().any(|&pid| crate::process::exists(pid));
     (!alive).then(|| match capture.pids.as_slice() {
         [one] => format!("process {one} exited"),
         many => format!("all {} processes exited", many.len()),

@@ -7,7 +7,16 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::{SessionKind, StoreError};
-use crate::config::SessionTarget;
+
+/// Where a capture's session goes: `--session PATH`, `--no-session`, or
+/// neither.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SessionTarget {
+    /// The default directory and file name ([`resolve`] decides them).
+    Default,
+    Path(PathBuf),
+    Off,
+}
 
 /// The default sessions directory from the environment (not created here).
 pub fn sessions_dir_from(xdg_data_home: Option<&str>, home: Option<&str>) -> Option<PathBuf> {

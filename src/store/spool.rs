@@ -174,7 +174,7 @@ pub fn lock_for_conversion(path: &Path) -> Result<File, StoreError> {
         return Ok(file);
     }
     let pid = LogReader::new(&file).map(|r| r.pid).unwrap_or(0);
-    let detail = if alive(pid) {
+    let detail = if crate::process::exists(pid) {
         format!("pid {pid}")
     } else {
         "another dflow is converting it".to_owned()
@@ -183,11 +183,6 @@ pub fn lock_for_conversion(path: &Path) -> Result<File, StoreError> {
         path: path.to_owned(),
         detail,
     })
-}
-
-/// Whether the process that wrote a log's header still runs.
-fn alive(pid: u32) -> bool {
-    pid != 0 && Path::new(&format!("/proc/{pid}")).exists()
 }
 
 /// The capture writing the log at `path` now: its metadata, its pid and
@@ -209,7 +204,7 @@ pub fn running(path: &Path) -> Result<Option<(SessionMeta, u32, u64)>, StoreErro
     };
     let pid = log.pid;
     match log.next_record().map_err(io_err)? {
-        Some(Record::Meta(meta)) if alive(pid) => Ok(Some((meta, pid, size))),
+        Some(Record::Meta(meta)) if crate::process::exists(pid) => Ok(Some((meta, pid, size))),
         _ => Ok(None),
     }
 }
