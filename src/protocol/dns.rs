@@ -14,6 +14,7 @@
 
 use std::fmt::Write as _;
 use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
 
 use super::framer::MAX_PENDING;
 use super::{Direction, EXCERPT_MAX, Message, Options, Outcome, Parse, Parser, Spec, Transport};
@@ -21,6 +22,7 @@ use crate::event::{Code, Protocol, Status};
 
 pub const SPEC: Spec = Spec {
     protocol: Protocol::Dns,
+    timeout: Duration::from_secs(5),
     check,
     new,
 };

@@ -12,6 +12,7 @@
 //! has no body and one to CONNECT turns the connection into a tunnel.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use httparse::{EMPTY_HEADER, Header, Status as Progress};
 
@@ -23,6 +24,7 @@ use crate::event::{Code, Protocol, Status};
 
 pub const SPEC: Spec = Spec {
     protocol: Protocol::Http1,
+    timeout: Duration::from_secs(60),
     check,
     new,
 };

@@ -260,6 +260,9 @@ pub trait Parser: Send {
 /// A protocol as the registry knows it.
 pub struct Spec {
     pub protocol: Protocol,
+    /// How long a request may wait for its response before its call ends
+    /// as `timeout`.
+    pub timeout: std::time::Duration,
     /// Cheap: whether `data` (the first bytes of a syscall) looks like the
     /// start of a request of this protocol. Decides a connection's protocol,
     /// so it must rarely say yes to another protocol's bytes.

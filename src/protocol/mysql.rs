@@ -29,6 +29,7 @@
 //! socket, not the captured prefix of a syscall.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use super::{
     Direction, Message, Options, Outcome, Parse, Parser, REDACTED, Spec, Transport, printable,
@@ -38,6 +39,7 @@ use crate::event::{Code, Protocol, Status};
 
 pub const SPEC: Spec = Spec {
     protocol: Protocol::Mysql,
+    timeout: Duration::from_secs(60),
     check,
     new,
 };

@@ -32,6 +32,7 @@
 
 use std::collections::VecDeque;
 use std::iter::Peekable;
+use std::time::Duration;
 
 use super::{
     Direction, EXCERPT_MAX, Message, Options, Outcome, Parse, Parser, REDACTED, Spec, Transport,
@@ -41,6 +42,7 @@ use crate::event::{Code, Protocol, Status};
 
 pub const SPEC: Spec = Spec {
     protocol: Protocol::Postgres,
+    timeout: Duration::from_secs(60),
     check,
     new,
 };

@@ -14,12 +14,14 @@
 //! is a guess (a bulk string naming a command) until then.
 
 use std::collections::VecDeque;
+use std::time::Duration;
 
 use super::{Direction, Message, Options, Outcome, Parse, Parser, Spec, Transport};
 use crate::event::{Code, Protocol, Status};
 
 pub const SPEC: Spec = Spec {
     protocol: Protocol::Redis,
+    timeout: Duration::from_secs(30),
     check,
     new,
 };

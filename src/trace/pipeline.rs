@@ -74,14 +74,10 @@ fn unanswered(
     done.push_back((now_ns, call, ProcessRef::clone(process)));
 }
 
-/// How long a request may wait for its response.
+/// How long a request may wait for its response: its protocol's
+/// [`protocol::Spec::timeout`].
 pub fn timeout_ns(protocol: Protocol) -> u64 {
-    let secs = match protocol {
-        Protocol::Dns => 5,
-        Protocol::Redis => 30,
-        Protocol::Http1 | Protocol::Postgres | Protocol::Mysql => 60,
-    };
-    secs * 1_000_000_000
+    protocol::spec(protocol).timeout.as_nanos() as u64
 }
 
 /// What the pipeline needs from outside: user choices and the clock.
