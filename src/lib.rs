@@ -19,6 +19,7 @@ pub mod process;
 pub mod profile;
 pub mod protocol;
 pub mod signal;
+pub mod stats;
 pub mod store;
 pub mod trace;
 pub mod tui;

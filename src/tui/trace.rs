@@ -28,6 +28,7 @@ use ratatui::text::{Line, Span as Text};
 use ratatui::widgets::Paragraph;
 
 use crate::event::{Code, Protocol, Role, Span, Status};
+use crate::stats::latency_quantile;
 
 /// Spans kept for the table, the summary and the waterfalls: the most recent
 /// ones. About 50 MB with full excerpts (512 bytes each way).
@@ -210,7 +211,8 @@ pub struct EndpointStats {
     pub errors: u64,
     /// Calls per second over the time the kept spans cover.
     pub rate: f64,
-    /// Nearest-rank percentiles of the latency.
+    /// Percentiles of the latency, as the store computes them
+    /// ([`crate::stats::quantile_cont`]).
     pub p50_ns: i64,
     pub p99_ns: i64,
     pub max_ns: i64,
@@ -613,8 +615,8 @@ impl TraceState {
                     calls: latencies.len() as u64,
                     errors,
                     rate: latencies.len() as f64 / window_s,
-                    p50_ns: percentile(&latencies, 50),
-                    p99_ns: percentile(&latencies, 99),
+                    p50_ns: latency_quantile(&latencies, 0.5),
+                    p99_ns: latency_quantile(&latencies, 0.99),
                     max_ns: latencies.last().copied().unwrap_or(0),
                 }
             })
@@ -966,16 +968,6 @@ fn code_key(code: &Option<Code>) -> (i64, &str) {
         Some(Code::Num(n)) => (i64::from(*n), ""),
         Some(Code::Text(t)) => (i64::MAX, t.as_str()),
     }
-}
-
-/// The nearest-rank percentile of sorted values: a latency some call
-/// really had, never an interpolation.
-fn percentile(sorted: &[i64], pct: usize) -> i64 {
-    if sorted.is_empty() {
-        return 0;
-    }
-    let rank = (pct * sorted.len()).div_ceil(100).max(1);
-    sorted[rank - 1]
 }
 
 // ---------------------------------------------------------------- render --
@@ -2567,8 +2559,9 @@ mod tests {
         assert_eq!(get.calls, 100);
         assert_eq!(get.errors, 5);
         assert_eq!(get.error_pct(), 5.0);
-        assert_eq!(get.p50_ns, 50 * MS);
-        assert_eq!(get.p99_ns, 99 * MS);
+        // As `endpoints_v` computes them (quantile_cont): 1..=100 ms.
+        assert_eq!(get.p50_ns, 50 * MS + MS / 2);
+        assert_eq!(get.p99_ns, 99 * MS + MS / 100);
         assert_eq!(get.max_ns, 100 * MS);
         assert!((get.rate - 10.0).abs() < 1e-9, "{}", get.rate);
         assert_eq!(s.summary()[1].rate, 0.1);
@@ -2586,15 +2579,6 @@ mod tests {
         assert_eq!(s.summary()[1].protocol, Protocol::Redis);
         press(&mut s, KeyCode::Char('r'));
         assert_eq!(s.summary()[0].protocol, Protocol::Redis);
-    }
-
-    #[test]
-    fn percentiles_are_nearest_rank() {
-        assert_eq!(percentile(&[], 50), 0);
-        assert_eq!(percentile(&[7], 99), 7);
-        let ten: Vec<i64> = (1..=10).collect();
-        assert_eq!(percentile(&ten, 50), 5);
-        assert_eq!(percentile(&ten, 99), 10);
     }
 
     #[test]
