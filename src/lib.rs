@@ -6,6 +6,7 @@
 //! commands run from, [`cmd`] one module per subcommand, and [`exit`] how
 //! errors become a message and an exit code.
 
+pub mod app;
 pub mod cli;
 pub mod cmd;
 pub mod config;
