@@ -16,8 +16,12 @@
 //! the targets live, the terminal) comes through [`Io`] and [`Screen`], so
 //! tests drive it with fakes and no root.
 
+pub mod session;
+
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
+
+pub use session::{all_targets_gone, close_session, open_session, target_text};
 
 use crate::store::writer::WriteFailure;
 
@@ -30,7 +34,7 @@ pub trait Io {
     /// Ctrl-C, SIGTERM or SIGHUP came.
     fn stop_requested(&self) -> bool;
     /// A note once every target is gone (with only pids as targets), else
-    /// None: see [`crate::cmd::all_targets_gone`].
+    /// None: see [`all_targets_gone`].
     fn targets_gone(&mut self) -> Option<String>;
     /// dflow's own (CPU %, RSS bytes) since the last call.
     fn own_usage(&mut self) -> (f64, u64);
@@ -299,7 +303,7 @@ impl Io for RealIo<'_> {
     }
 
     fn targets_gone(&mut self) -> Option<String> {
-        crate::cmd::all_targets_gone(self.capture)
+        all_targets_gone(self.capture)
     }
 
     fn own_usage(&mut self) -> (f64, u64) {
@@ -328,6 +332,13 @@ impl<V: crate::tui::View> Live<V> {
         live.draw()?;
         Ok(live)
     }
+}
+
+/// A stored capture's view, shown until the user quits.
+pub fn view_stored<V: crate::tui::View>(state: V) -> anyhow::Result<()> {
+    let mut live = Live::start(state)?;
+    while !live.wait_key(Duration::from_secs(3600))? {}
+    Ok(())
 }
 
 impl<V: crate::tui::View> Screen<V> for Live<V> {

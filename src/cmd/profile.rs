@@ -110,7 +110,7 @@ fn sample(
         crate::say!(
             "dflow: sampling {} of {} at {hz} Hz{}; Ctrl-C stops",
             mode.name(),
-            super::target_text(capture),
+            crate::app::target_text(capture),
             capture
                 .duration
                 .map(|d| format!(" for {}", humantime::format_duration(d)))
@@ -141,7 +141,7 @@ fn sample(
                 Ok(false) => {}
                 Ok(true) => break,
                 Err(e) => {
-                    failed = super::output_stopped(e.into());
+                    failed = crate::app::output_stopped(e.into());
                     break;
                 }
             }
@@ -158,7 +158,7 @@ fn sample(
         // it); without a view the capture ends.
         let gone = note
             .is_none()
-            .then(|| super::all_targets_gone(capture))
+            .then(|| crate::app::all_targets_gone(capture))
             .flatten();
         if gone.is_some() && view.is_none() {
             note = gone;
@@ -169,13 +169,13 @@ fn sample(
             let samples = sampler.poll(&mut |_, _| {})?;
             if let Err(e) = absorb(&mut profile, samples, writer.as_ref(), json_out.as_mut()) {
                 json_out = None;
-                failed = super::output_stopped(e.into());
+                failed = crate::app::output_stopped(e.into());
                 break;
             }
             if write_failed.is_none()
                 && let Some(failure) = writer.as_ref().and_then(SessionWriter::failure)
             {
-                let text = super::write_failure_note(&failure);
+                let text = crate::app::write_failure_note(&failure);
                 if view.is_none() {
                     crate::say!("dflow: {text}");
                 }
@@ -193,7 +193,7 @@ fn sample(
                     .collect();
                 status.note = (!notes.is_empty()).then(|| notes.join("; "));
                 if let Err(e) = view.show(&profile, status) {
-                    failed = super::output_stopped(e.into());
+                    failed = crate::app::output_stopped(e.into());
                     break;
                 }
             }
@@ -212,12 +212,12 @@ fn sample(
     let samples = sampler.poll(&mut |done, total| progress.update(done as u64, total as u64))?;
     progress.done();
     if let Err(e) = absorb(&mut profile, samples, writer.as_ref(), json_out.as_mut()) {
-        failed = failed.or(super::output_stopped(e.into()));
+        failed = failed.or(crate::app::output_stopped(e.into()));
     }
     let counters = sampler.finish()?;
     let duration_ns = unix_ns_now() - started_ns;
-    let closed = super::close_session(writer, "profile", counters, output.quiet);
-    if let Some(text) = super::unwritten_note(&closed, "sample rows") {
+    let closed = crate::app::close_session(writer, "profile", counters, output.quiet);
+    if let Some(text) = closed.unwritten_note("sample rows") {
         crate::say!("dflow: {text}");
     }
     if !output.quiet {
@@ -238,7 +238,7 @@ fn sample(
         start_ns: started_ns,
         duration_ns,
     };
-    let title = format!("dflow profile of {}", super::target_text(capture));
+    let title = format!("dflow profile of {}", crate::app::target_text(capture));
     let written = finish_outputs(&profile, &config.outputs, &meta, &title, config.tui, output);
     if let (Some(path), None) = (&closed.path, &closed.error)
         && !output.quiet
@@ -256,7 +256,7 @@ fn open_session(
     mode: Mode,
     hz: u32,
 ) -> anyhow::Result<Option<SessionWriter>> {
-    let writer = super::open_session(capture, SessionKind::Profile)?;
+    let writer = crate::app::open_session(capture, SessionKind::Profile)?;
     if let Some(writer) = &writer {
         stored::label(writer, mode, hz);
     }

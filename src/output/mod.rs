@@ -8,6 +8,7 @@ pub mod file;
 pub mod progress;
 pub mod schema;
 pub mod sessions;
+pub mod summary;
 pub mod table;
 
 use std::io::{self, Write};

@@ -2,7 +2,9 @@
 //! parsing (`crate::protocol`) → request/response pairing → spans → traces.
 
 pub mod capture;
+pub mod clock;
 pub mod link;
+pub mod live;
 pub mod pipeline;
 pub mod unparsed;
 
