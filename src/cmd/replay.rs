@@ -84,13 +84,8 @@ pub fn run(
 pub fn flame_view(stored: &StoredProfile) -> anyhow::Result<()> {
     let elapsed = std::time::Duration::from_nanos(stored.duration_ns() as u64);
     let status = crate::cmd::profile::replay_status(&stored.profile, stored.lost, elapsed);
-    let profile = &stored.profile;
-    use anyhow::Context as _;
-    let mut tui = crate::tui::terminal::Tui::enter().context("cannot start the terminal view")?;
     let mut state = FlameState::new(false);
-    state.update(Msg::Profile(profile.clone()));
+    state.update(Msg::Profile(stored.profile.clone()));
     state.update(Msg::Status(status));
-    tui.draw(|frame| crate::tui::flame::render(&state, frame))?;
-    while !crate::tui::pump(&mut tui, &mut state, std::time::Duration::from_secs(3600))? {}
-    Ok(())
+    crate::app::view_stored(state)
 }

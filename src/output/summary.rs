@@ -6,6 +6,7 @@ use std::time::Duration;
 use crate::app::Closed;
 use crate::config::OutputConfig;
 use crate::probe::ProbeCounters;
+use crate::profile::fold::{Mode, Summary};
 use crate::trace::pipeline::PipelineStats;
 use crate::trace::unparsed::UnparsedSummary;
 
@@ -105,4 +106,47 @@ pub fn trace(output: &OutputConfig, end: &TraceEnd) -> io::Result<()> {
         writeln!(err, "dflow: {line}")?;
     }
     Ok(())
+}
+
+/// A profile capture's summary on stderr: what was sampled, and how many
+/// stacks were cut short and why.
+pub fn profile(s: &Summary, mode: Mode, lost: u64, hz: u32, elapsed: Duration) {
+    let mut what = Vec::new();
+    if mode.on_cpu {
+        what.push(format!(
+            "{} at {hz} Hz",
+            crate::output::plural(s.samples, "sample")
+        ));
+    }
+    if mode.off_cpu {
+        what.push(format!("{:.3} s blocked", s.blocked_ns as f64 / 1e9));
+    }
+    let mut line = format!(
+        "dflow: {} of {} process{} in {:.1} s",
+        what.join(" and "),
+        s.processes,
+        if s.processes == 1 { "" } else { "es" },
+        elapsed.as_secs_f64()
+    );
+    line.push_str(&format!(", {lost} lost"));
+    crate::say!("{line}");
+    if s.truncated > 0 {
+        let mut line = format!(
+            "dflow: {:.1}% of stacks truncated (unwound with frame pointers)",
+            s.truncated_pct()
+        );
+        // The first few; the session and --folded output keep every stack.
+        const SHOWN: usize = 4;
+        let lacking = &s.lacking_frame_pointers;
+        if !lacking.is_empty() {
+            line.push_str(&format!(
+                "; built without them: {}",
+                lacking[..lacking.len().min(SHOWN)].join(", ")
+            ));
+            if lacking.len() > SHOWN {
+                line.push_str(&format!(" and {} more", lacking.len() - SHOWN));
+            }
+        }
+        crate::say!("{line}");
+    }
 }
