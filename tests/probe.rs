@@ -205,8 +205,13 @@ fn overload_drops_and_counts_without_stalling_the_target() {
     }
     // dd with 1-byte blocks makes two system calls per byte: 2M of them,
     // far more than the 1 MiB ring and the channel hold while nobody reads.
-    let mut dd = Command::new("dd")
-        .args(["if=/dev/zero", "of=/dev/null", "bs=1", "count=1000000"])
+    // It starts (exec'd by the shell, same pid) once the probe is attached:
+    // started before, its first tens of thousands of calls went unseen.
+    let mut dd = Command::new("sh")
+        .args([
+            "-c",
+            "read go; exec dd if=/dev/zero of=/dev/null bs=1 count=1000000",
+        ])
         .stdin(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -215,6 +220,11 @@ fn overload_drops_and_counts_without_stalling_the_target() {
         pids: vec![dd.id()],
         ..Filters::default()
     });
+    {
+        use std::io::Write as _;
+        let mut go = dd.stdin.take().unwrap();
+        writeln!(go, "go").unwrap();
+    }
     let start = Instant::now();
     let status = dd.wait().unwrap();
     let ran = start.elapsed();
