@@ -200,7 +200,7 @@ impl TraceConfig {
             statuses,
             snaplen: args.snaplen,
             redact: !args.no_redact,
-            tui: terminal && !args.no_tui && !output.json,
+            tui: args.view.wanted(terminal, output.json),
         })
     }
 }
@@ -251,7 +251,7 @@ impl ProfileConfig {
             folded: args.folded,
             pprof: args.pprof,
         };
-        let tui = terminal && !args.no_tui && !output.json;
+        let tui = args.view.wanted(terminal, output.json);
         let source = match args.from {
             Some(file) => ProfileSource::Session(store_path::find(&file)),
             None => {

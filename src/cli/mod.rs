@@ -157,10 +157,8 @@ pub struct TraceArgs {
     #[arg(long)]
     pub no_redact: bool,
 
-    /// Print calls as lines even on a terminal (the terminal view is the
-    /// default there).
-    #[arg(long)]
-    pub no_tui: bool,
+    #[command(flatten)]
+    pub view: ViewArgs,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -261,9 +259,8 @@ pub struct ProfileArgs {
     #[arg(long, value_name = "FILE")]
     pub pprof: Option<PathBuf>,
 
-    /// Do not start the terminal view even on a terminal.
-    #[arg(long)]
-    pub no_tui: bool,
+    #[command(flatten)]
+    pub view: ViewArgs,
 
     /// Export a stored profile session instead of sampling.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["pids", "comms", "all", "duration", "session", "no_session", "tags"])]
@@ -413,6 +410,23 @@ pub struct ReplayArgs {
     /// The session file (a bare name is looked up in the sessions directory).
     #[arg(value_name = "FILE")]
     pub file: PathBuf,
+}
+
+/// The terminal view's option, shared by every capture command.
+#[derive(Debug, Clone, Args)]
+pub struct ViewArgs {
+    /// Do not start the terminal view even on a terminal: print lines (or
+    /// write files) as without one.
+    #[arg(long)]
+    pub no_tui: bool,
+}
+
+impl ViewArgs {
+    /// Whether the terminal view starts: stdin and stdout are terminals
+    /// (`terminal`), and neither --no-tui nor --json says otherwise.
+    pub fn wanted(&self, terminal: bool, json: bool) -> bool {
+        terminal && !self.no_tui && !json
+    }
 }
 
 /// Target and session options shared by every capture command (`trace`,
