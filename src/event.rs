@@ -1,13 +1,52 @@
 //! The rich domain events every pipeline consumes.
 //!
-//! Wire structs from the kernel (`crate::probe::wire`) are converted into
-//! these at the edge of `probe/` and nowhere else: owned strings, named
-//! fields, no padding or NUL-terminated arrays.
+//! The kernel's wire structs are converted into these at the edge of
+//! `probe/` and nowhere else: owned strings, named fields, no padding or
+//! NUL-terminated arrays. This module uses no other of dflow's: the types
+//! every layer shares (directions, transports, probe counters) live here.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use crate::protocol::{Direction, Transport};
+/// Which way bytes went, seen from the traced process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Direction {
+    /// Written or sent by the process.
+    Egress,
+    /// Read or received by the process.
+    Ingress,
+}
+
+impl Direction {
+    pub const fn index(self) -> usize {
+        match self {
+            Direction::Egress => 0,
+            Direction::Ingress => 1,
+        }
+    }
+
+    pub const fn reverse(self) -> Direction {
+        match self {
+            Direction::Egress => Direction::Ingress,
+            Direction::Ingress => Direction::Egress,
+        }
+    }
+}
+
+/// The socket's transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+/// Events a probe delivered to userspace and events it had to drop (in the
+/// kernel when a ring buffer was full, or at stop when the consumer stalled).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ProbeCounters {
+    pub delivered: u64,
+    pub lost: u64,
+}
 
 /// One system call entry of a target task.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use crate::app::Closed;
 use crate::config::OutputConfig;
-use crate::probe::ProbeCounters;
+use crate::event::ProbeCounters;
 use crate::profile::fold::{Mode, Summary};
 use crate::trace::pipeline::PipelineStats;
 use crate::trace::unparsed::UnparsedSummary;

@@ -57,13 +57,7 @@ pub enum UprobeAt<'a> {
     FileOffset(u64),
 }
 
-/// Events a probe delivered to userspace and events it had to drop (in the
-/// kernel when a ring buffer was full, or at stop when the consumer stalled).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
-pub struct ProbeCounters {
-    pub delivered: u64,
-    pub lost: u64,
-}
+pub use crate::event::ProbeCounters;
 
 /// The kernel's BTF, parsed: tens of ms, and ~15 MB of memory while it is
 /// held, so callers drop it once their programs are attached (and

@@ -8,7 +8,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use crate::event::{Comm, SockEvent, SockWhat, SyscallEvent};
-use crate::protocol::{Direction, Transport};
+use crate::event::{Direction, Transport};
 
 /// Length of a task comm, NUL included (TASK_COMM_LEN).
 pub const COMM_LEN: usize = 16;

@@ -1,6 +1,6 @@
 //! L7 protocol parsers: one module per protocol, one trait, one registry.
 //!
-//! The trace pipeline (`crate::trace`) owns reassembly and pairing; a parser
+//! The trace pipeline owns reassembly and pairing; a parser
 //! only turns bytes into *units*. For every syscall's payload on a connection
 //! the pipeline calls [`Parser::parse`] on the bytes not yet consumed, in
 //! order, once per unit, and the parser says how long the unit at the start
@@ -54,37 +54,7 @@ pub mod redis;
 
 use crate::event::{Code, Protocol, Status};
 
-/// Which way bytes went, seen from the traced process.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Direction {
-    /// Written or sent by the process.
-    Egress,
-    /// Read or received by the process.
-    Ingress,
-}
-
-impl Direction {
-    pub const fn index(self) -> usize {
-        match self {
-            Direction::Egress => 0,
-            Direction::Ingress => 1,
-        }
-    }
-
-    pub const fn reverse(self) -> Direction {
-        match self {
-            Direction::Egress => Direction::Ingress,
-            Direction::Ingress => Direction::Egress,
-        }
-    }
-}
-
-/// The socket's transport.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Transport {
-    Tcp,
-    Udp,
-}
+pub use crate::event::{Direction, Transport};
 
 /// Whether a message asks or answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

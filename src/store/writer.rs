@@ -31,8 +31,8 @@ use super::logfmt::Counter;
 pub use super::meta::{SessionMeta, unix_ns_now};
 use super::schema;
 use super::spool::{self, LogWriter};
+use crate::event::ProbeCounters;
 use crate::event::{Flow, Sample, Span};
-use crate::probe::ProbeCounters;
 
 /// Longest time a fact waits in memory before it is written to the log.
 pub const FLUSH_INTERVAL: Duration = Duration::from_secs(1);
