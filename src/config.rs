@@ -13,7 +13,6 @@ use crate::cli::{
     TraceArgs,
 };
 use crate::event::{Protocol, Status};
-use crate::output::table::MAX_CELL;
 use crate::profile::fold::Mode;
 use crate::profile::sampler::SamplerConfig;
 use crate::store::path::{self as store_path, SessionTarget};
@@ -91,9 +90,6 @@ pub struct QueryConfig {
     /// DuckDB's memory limit in bytes: `--memory-limit`, else
     /// [`default_query_memory`].
     pub memory_limit: u64,
-    /// Longest cell or header in the aligned table: the terminal's width
-    /// when stdout is one narrower than [`MAX_CELL`], else that.
-    pub max_cell: usize,
 }
 
 /// The memory `dflow query` lets DuckDB use when `--memory-limit` is not
@@ -325,18 +321,11 @@ impl Config {
                 if let Some(n) = sql.as_deref().map(statement_count).filter(|&n| n > 1) {
                     return Err(UsageError::SeveralStatements(n));
                 }
-                let max_cell = if std::io::stdout().is_terminal() {
-                    ratatui::crossterm::terminal::size()
-                        .map_or(MAX_CELL, |(columns, _)| usize::from(columns).min(MAX_CELL))
-                } else {
-                    MAX_CELL
-                };
                 CommandConfig::Query(QueryConfig {
                     files,
                     sql,
                     format,
                     memory_limit: args.memory_limit.unwrap_or_else(default_query_memory),
-                    max_cell,
                 })
             }
             Command::Sessions(args) => CommandConfig::Sessions(match args.action {

@@ -21,7 +21,8 @@ pub fn run(
     let table = set.query(sql)?;
     match config.format {
         TableFormat::Aligned => {
-            output::table::write_aligned_within(out, &table, output.color, config.max_cell)?;
+            let max_cell = output::table::max_cell_for_stdout();
+            output::table::write_aligned_within(out, &table, output.color, max_cell)?;
         }
         TableFormat::Csv => output::table::write_csv(out, &table)?,
         TableFormat::Json => output::table::write_json(out, &table)?,

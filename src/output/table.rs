@@ -18,6 +18,17 @@ use crate::store::reader::Table;
 /// width is asked for; longer ones end in `…`.
 pub const MAX_CELL: usize = 80;
 
+/// The longest cell for stdout: its width when it is a terminal narrower
+/// than [`MAX_CELL`], else that.
+pub fn max_cell_for_stdout() -> usize {
+    use std::io::IsTerminal as _;
+    if !std::io::stdout().is_terminal() {
+        return MAX_CELL;
+    }
+    ratatui::crossterm::terminal::size()
+        .map_or(MAX_CELL, |(columns, _)| usize::from(columns).min(MAX_CELL))
+}
+
 /// Significant digits of a float in the aligned table: enough to tell
 /// 44.5483 ms from 44.5484, without the binary noise of the 17 that a
 /// round trip needs (`44.548281399999915`).
