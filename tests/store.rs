@@ -243,6 +243,42 @@ fn each_distinct_excerpt_is_stored_once_and_older_files_still_read() {
     assert_eq!(set.replay().unwrap().spans, spans);
 }
 
+/// A window of a session reads only the facts that began in it, the same
+/// ones as whole, in the same order.
+#[test]
+fn a_window_reads_only_its_facts() {
+    let dir = common::TempDir::new("window");
+    let path = dir.0.join("s.duckdb");
+    write_session(&path, 1000);
+    let set = SessionSet::open(std::slice::from_ref(&path)).unwrap();
+    let whole = set.replay().unwrap();
+    let starts: Vec<i64> = whole.spans.iter().map(|s| s.start_ns).collect();
+    let (from, to) = (starts[250], starts[750]);
+    assert!(from < to, "the fixture's spans are spread in time");
+    let window = set.facts(from, to).unwrap();
+    let inside = |t: i64| t >= from && t < to;
+    let want: Vec<_> = whole
+        .spans
+        .iter()
+        .filter(|s| inside(s.start_ns))
+        .cloned()
+        .collect();
+    assert!(!want.is_empty() && want.len() < whole.spans.len());
+    assert_eq!(window.spans, want);
+    let flows: Vec<_> = whole
+        .flows
+        .iter()
+        .filter(|f| inside(f.start_ns))
+        .cloned()
+        .collect();
+    assert_eq!(window.flows, flows);
+    let samples = whole.samples.iter().filter(|s| inside(s.ts_ns)).count();
+    assert_eq!(window.samples.len(), samples);
+    // Empty and inverted windows hold nothing.
+    let none = set.facts(to, from).unwrap();
+    assert!(none.spans.is_empty() && none.flows.is_empty() && none.samples.is_empty());
+}
+
 #[test]
 fn query_refuses_writes_and_leaves_the_file_byte_identical() {
     let dir = common::TempDir::new("readonly");

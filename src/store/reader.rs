@@ -322,8 +322,15 @@ impl SessionSet {
 
     /// Replays the first file's facts as domain events, in time order.
     pub fn replay(&self) -> Result<Replay, StoreError> {
+        self.facts(i64::MIN, i64::MAX)
+    }
+
+    /// The first file's facts that began in `[from_ns, to_ns)` (Unix epoch
+    /// ns: a span's or flow's start, a sample's time), in time order: a
+    /// window of a session read without the rest of it.
+    pub fn facts(&self, from_ns: i64, to_ns: i64) -> Result<Replay, StoreError> {
         let (path, alias) = &self.files[0];
-        Replay::read(&self.conn, path, alias)
+        Replay::read(&self.conn, path, alias, (from_ns, to_ns))
     }
 }
 
@@ -589,7 +596,12 @@ fn bad(what: &str) -> duckdb::Error {
 }
 
 impl Replay {
-    fn read(conn: &Connection, path: &Path, alias: &str) -> Result<Replay, StoreError> {
+    fn read(
+        conn: &Connection,
+        path: &Path,
+        alias: &str,
+        window: (i64, i64),
+    ) -> Result<Replay, StoreError> {
         let db_err = |source| StoreError::Db {
             path: path.to_owned(),
             source,
@@ -642,11 +654,13 @@ impl Replay {
                 "SELECT start_ns, duration_ns, protocol, role, status, code, code_text_id, endpoint_id,
                         process_id, tid, local_id, remote_id, req_bytes, resp_bytes, trace_offset, span_id,
                         parent_offset, {excerpt_columns}
-                 FROM {alias}.spans {excerpt_join} ORDER BY start_ns, span_id"
+                 FROM {alias}.spans {excerpt_join}
+                 WHERE start_ns >= ? AND start_ns < ?
+                 ORDER BY start_ns, span_id"
             ))
             .map_err(db_err)?;
         let spans = stmt
-            .query_and_then([], |r| -> duckdb::Result<Span> {
+            .query_and_then([window.0, window.1], |r| -> duckdb::Result<Span> {
                 let code = match (r.get::<_, Option<i32>>(5)?, r.get::<_, Option<u32>>(6)?) {
                     (Some(n), _) => Some(Code::Num(n)),
                     (None, Some(id)) => Some(Code::Text(
@@ -691,11 +705,13 @@ impl Replay {
             .prepare(&format!(
                 "SELECT start_ns, end_ns, process_id, local_id, remote_id, bytes_sent, bytes_received,
                         rtt_us, retransmits, resets, connect_ns, closed
-                 FROM {alias}.flows ORDER BY start_ns, process_id, local_id, remote_id"
+                 FROM {alias}.flows
+                 WHERE start_ns >= ? AND start_ns < ?
+                 ORDER BY start_ns, process_id, local_id, remote_id"
             ))
             .map_err(db_err)?;
         let flows = stmt
-            .query_and_then([], |r| -> duckdb::Result<Flow> {
+            .query_and_then([window.0, window.1], |r| -> duckdb::Result<Flow> {
                 Ok(Flow {
                     start_ns: r.get(0)?,
                     end_ns: r.get(1)?,
@@ -718,11 +734,13 @@ impl Replay {
         let mut stmt = conn
             .prepare(&format!(
                 "SELECT ts_ns, process_id, tid, off_cpu, stack_id, count, blocked_ns
-                 FROM {alias}.samples ORDER BY ts_ns, process_id, tid, stack_id"
+                 FROM {alias}.samples
+                 WHERE ts_ns >= ? AND ts_ns < ?
+                 ORDER BY ts_ns, process_id, tid, stack_id"
             ))
             .map_err(db_err)?;
         let samples = stmt
-            .query_and_then([], |r| -> duckdb::Result<Sample> {
+            .query_and_then([window.0, window.1], |r| -> duckdb::Result<Sample> {
                 let stack_id: u32 = r.get(4)?;
                 Ok(Sample {
                     ts_ns: r.get(0)?,
