@@ -1,13 +1,16 @@
-//! `dflow replay FILE`: a stored session's events, as the live capture
-//! would have produced them.
+//! `dflow replay FILE`: a stored session shown again as its live capture
+//! showed it: a trace session in the trace view on a terminal, a profile
+//! session as its flame graph (the view, or folded stacks), and every
+//! kind's facts one per line (`--json`: one object each) otherwise.
 
 use std::io::Write;
 use std::path::Path;
+use std::time::Duration;
 
 use crate::config::OutputConfig;
 use crate::output::events;
 use crate::profile::session::StoredProfile;
-use crate::store::{SessionKind, SessionSet};
+use crate::store::{Replay, SessionInfo, SessionKind, SessionSet};
 use crate::tui::flame::{FlameState, Msg};
 use crate::tui::trace::TraceStatus;
 
@@ -19,32 +22,47 @@ pub fn run(
 ) -> anyhow::Result<()> {
     let set = SessionSet::open(&[file.to_owned()])?;
     let info = set.infos()?.remove(0);
-    let replay = set.replay()?;
-    // The capture commands' terminal views arrive with their issues, and
-    // dispatch on the kind then; until then, and for --json and pipes,
-    // every kind prints its events one per line, as its live capture does.
-    if info.kind().is_none() {
+    let Some(kind) = info.kind() else {
         return Err(anyhow::anyhow!(
             "{} is a session of unknown kind '{}'; upgrade dflow",
             file.display(),
             info.kind
         ));
+    };
+    match kind {
+        // Through the same fold as the live run, read once.
+        SessionKind::Profile if !output.json => {
+            drop(set);
+            let stored = crate::profile::session::load(file)?;
+            if terminal {
+                return flame_view(&stored);
+            }
+            crate::cmd::profile::print_folded(&stored.profile, out).map_err(Into::into)
+        }
+        SessionKind::Trace if terminal && !output.json => {
+            let spans = set.replay()?.spans;
+            let status = stored_status(&info, spans.len() as u64);
+            crate::cmd::trace::trace_view(spans, status)
+        }
+        _ => print(&set.replay()?, output, out),
     }
-    // A trace session on a terminal opens the same view as the live run.
-    if info.kind() == Some(SessionKind::Trace) && terminal && !output.json {
-        let elapsed_ns = info.ended_ns.unwrap_or(info.started_ns) - info.started_ns;
-        let status = TraceStatus {
-            events_per_s: 0.0,
-            lost: info.lost,
-            spans: replay.spans.len() as u64,
-            self_cpu_pct: 0.0,
-            self_rss_bytes: 0,
-            elapsed: std::time::Duration::from_nanos(elapsed_ns.max(0) as u64),
-            live: false,
-            note: None,
-        };
-        return crate::cmd::trace::trace_view(replay.spans, status);
+}
+
+/// The trace view's status bar for a stored session of `spans` spans.
+fn stored_status(info: &SessionInfo, spans: u64) -> TraceStatus {
+    let elapsed_ns = info.ended_ns.unwrap_or(info.started_ns) - info.started_ns;
+    TraceStatus {
+        lost: info.lost,
+        spans,
+        elapsed: Duration::from_nanos(elapsed_ns.max(0) as u64),
+        live: false,
+        ..TraceStatus::default()
     }
+}
+
+/// Every fact, one per line (one JSON object each with --json), as the
+/// live captures print them.
+fn print(replay: &Replay, output: &OutputConfig, out: &mut impl Write) -> anyhow::Result<()> {
     for s in &replay.spans {
         if output.json {
             events::span_json(out, s)?;
@@ -59,16 +77,6 @@ pub fn run(
             events::flow_text(out, f)?;
         }
     }
-    // A profile session replays as its flame graph: the terminal view on a
-    // terminal, else the folded stacks, both through the same fold as the
-    // live run. --json keeps one object per stored sample.
-    if info.kind() == Some(SessionKind::Profile) && !output.json {
-        let stored = crate::profile::session::load(file)?;
-        if terminal {
-            return flame_view(&stored);
-        }
-        return crate::cmd::profile::print_folded(&stored.profile, out).map_err(Into::into);
-    }
     for s in &replay.samples {
         if output.json {
             events::sample_json(out, s)?;
@@ -82,7 +90,7 @@ pub fn run(
 
 /// The flame graph view over a stored profile, until the user quits.
 pub fn flame_view(stored: &StoredProfile) -> anyhow::Result<()> {
-    let elapsed = std::time::Duration::from_nanos(stored.duration_ns() as u64);
+    let elapsed = Duration::from_nanos(stored.duration_ns() as u64);
     let status = crate::cmd::profile::replay_status(&stored.profile, stored.lost, elapsed);
     let mut state = FlameState::new(false);
     state.update(Msg::Profile(stored.profile.clone()));

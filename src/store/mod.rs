@@ -56,7 +56,7 @@ pub mod writer;
 use std::path::PathBuf;
 
 pub use meta::{SessionKind, SessionMeta};
-pub use reader::{SessionInfo, SessionSet};
+pub use reader::{Replay, SessionInfo, SessionSet};
 pub use writer::{SessionWriter, WriteSummary};
 
 /// Errors of the session store. Each names the file it concerns.
