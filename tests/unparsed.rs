@@ -5,8 +5,8 @@
 
 mod common;
 
-use std::io::{BufRead as _, BufReader, Write as _};
-use std::process::{Command, Stdio};
+use std::io::{BufRead as _, BufReader, Lines, Write as _};
+use std::process::{Child, ChildStdout, Command, Stdio};
 
 use common::tracing::Tracer;
 
@@ -79,12 +79,9 @@ print("done", flush=True)
 sys.stdin.readline()
 "#;
 
-#[test]
-fn tls_and_h2c_connections_are_named_at_the_end() {
-    if !common::root_or_skip("tls_and_h2c_connections_are_named_at_the_end") {
-        return;
-    }
-    let dir = common::TempDir::new("unparsed");
+/// [`SERVICE`] started with its files in `dir`: the child, its stdout's
+/// lines after the first, and the (TLS, h2c) ports that line named.
+fn service(dir: &common::TempDir) -> (Child, Lines<BufReader<ChildStdout>>, (u64, u64)) {
     let mut child = Command::new("python3")
         .args(["-c", SERVICE])
         .arg(&dir.0)
@@ -94,8 +91,17 @@ fn tls_and_h2c_connections_are_named_at_the_end() {
         .expect("python3");
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
     let ports = lines.next().unwrap().unwrap();
-    let (tls_port, h2_port) = ports.split_once(' ').unwrap();
-    let (tls_port, h2_port): (u64, u64) = (tls_port.parse().unwrap(), h2_port.parse().unwrap());
+    let (tls, h2) = ports.split_once(' ').unwrap();
+    (child, lines, (tls.parse().unwrap(), h2.parse().unwrap()))
+}
+
+#[test]
+fn tls_and_h2c_connections_are_named_at_the_end() {
+    if !common::root_or_skip("tls_and_h2c_connections_are_named_at_the_end") {
+        return;
+    }
+    let dir = common::TempDir::new("unparsed");
+    let (mut child, mut lines, (tls_port, h2_port)) = service(&dir);
     let pid = child.id().to_string();
     let tracer = Tracer::start(&["-p", &pid, "--no-session"]);
     let mut stdin = child.stdin.take().unwrap();
@@ -131,16 +137,7 @@ fn the_text_summary_says_what_was_not_parsed() {
         return;
     }
     let dir = common::TempDir::new("unparsed-text");
-    let mut child = Command::new("python3")
-        .args(["-c", SERVICE])
-        .arg(&dir.0)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python3");
-    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let ports = lines.next().unwrap().unwrap();
-    let (tls_port, _) = ports.split_once(' ').unwrap();
+    let (mut child, mut lines, (tls_port, _)) = service(&dir);
     let pid = child.id().to_string();
     let mut dflow = Command::new(common::dflow_bin())
         .args(["trace", "--no-tui", "--no-session", "-p", &pid])

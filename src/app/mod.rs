@@ -580,13 +580,17 @@ mod tests {
         Duration::from_secs_f64(s)
     }
 
+    /// [`run`] without a view, until `deadline` (past t0) if any.
+    fn headless(w: &mut World, deadline: Option<f64>, out: &mut Vec<u8>) -> Ended {
+        let deadline = deadline.map(|d| w.t0 + secs(d));
+        run::<_, FakeScreen>(&mut w.capture, None, &mut w.io, (w.t0, deadline), out)
+    }
+
     #[test]
     fn the_deadline_ends_the_loop_after_a_tick_per_absorb() {
         let mut w = world();
         let mut out = Vec::new();
-        let deadline = Some(w.t0 + secs(2.0));
-        let ended =
-            run::<_, FakeScreen>(&mut w.capture, None, &mut w.io, (w.t0, deadline), &mut out);
+        let ended = headless(&mut w, Some(2.0), &mut out);
         // 2 s of 50 ms ticks, each followed by an absorb.
         assert_eq!(w.capture.absorbed, 40);
         assert_eq!(w.io.now(), w.t0 + secs(2.0));
@@ -598,13 +602,7 @@ mod tests {
     fn ctrl_c_ends_the_loop_at_the_next_tick() {
         let mut w = world();
         w.io.stop_at = Some(secs(0.5));
-        let ended = run::<_, FakeScreen>(
-            &mut w.capture,
-            None,
-            &mut w.io,
-            (w.t0, None),
-            &mut Vec::new(),
-        );
+        let ended = headless(&mut w, None, &mut Vec::new());
         assert_eq!(w.capture.absorbed, 10);
         assert!(ended.failed.is_none());
     }
@@ -616,13 +614,7 @@ mod tests {
     fn targets_gone_end_the_capture_or_wait_for_q() {
         let mut w = world();
         w.io.gone_at = Some(secs(1.2));
-        let ended = run::<_, FakeScreen>(
-            &mut w.capture,
-            None,
-            &mut w.io,
-            (w.t0, None),
-            &mut Vec::new(),
-        );
+        let ended = headless(&mut w, None, &mut Vec::new());
         assert_eq!(ended.note.as_deref(), Some("process 42 exited"));
         assert_eq!(w.io.now(), w.t0 + secs(2.0), "at the second check");
         assert_eq!(w.capture.gone, 0);
@@ -683,26 +675,14 @@ mod tests {
     fn an_output_that_goes_away_ends_the_loop_quietly() {
         let mut w = world();
         w.capture.print_fails_at = Some((3, io::ErrorKind::BrokenPipe));
-        let ended = run::<_, FakeScreen>(
-            &mut w.capture,
-            None,
-            &mut w.io,
-            (w.t0, None),
-            &mut Vec::new(),
-        );
+        let ended = headless(&mut w, None, &mut Vec::new());
         assert!(!ended.printing);
         assert!(ended.failed.is_none());
         assert_eq!(w.capture.absorbed, 3);
 
         let mut w = world();
         w.capture.print_fails_at = Some((2, io::ErrorKind::PermissionDenied));
-        let ended = run::<_, FakeScreen>(
-            &mut w.capture,
-            None,
-            &mut w.io,
-            (w.t0, None),
-            &mut Vec::new(),
-        );
+        let ended = headless(&mut w, None, &mut Vec::new());
         assert!(ended.failed.is_some());
     }
 
@@ -712,13 +692,7 @@ mod tests {
     fn a_write_failure_is_said_once_and_the_capture_goes_on() {
         let mut w = world();
         w.capture.write_fails_at = Some(5);
-        let ended = run::<_, FakeScreen>(
-            &mut w.capture,
-            None,
-            &mut w.io,
-            (w.t0, Some(w.t0 + secs(1.0))),
-            &mut Vec::new(),
-        );
+        let ended = headless(&mut w, Some(1.0), &mut Vec::new());
         assert_eq!(w.capture.absorbed, 20);
         assert_eq!(
             *w.log.borrow(),

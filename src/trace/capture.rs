@@ -21,10 +21,10 @@ const DRAIN_EVERY: std::time::Duration = std::time::Duration::from_millis(5);
 /// a 2 MB body passes in 7 ms at 300 MB/s (apt from a near mirror: with
 /// 5 ms, 4 of 13 such heads were missed in one run of two; with 1 ms, none
 /// in three). Idle, 1 ms costs dflow ~1.5% of a core more (debug build).
-pub const DRAIN_EVERY_HINTING: std::time::Duration = std::time::Duration::from_millis(1);
+const DRAIN_EVERY_HINTING: std::time::Duration = std::time::Duration::from_millis(1);
 
 /// How long after its last hint the drain stays at [`DRAIN_EVERY_HINTING`].
-pub const HINTING_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+const HINTING_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// The tp_btf programs and their tracepoints: data both ways, and the TCP
 /// state changes that show connect() and close().

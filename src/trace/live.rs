@@ -131,14 +131,23 @@ impl<'a> TraceCapture<'a> {
         }
     }
 
-    /// Prints (to `out`, when given and there is no view) and stores the
-    /// spans handed out that pass the filters. They are stored also when
-    /// printing fails.
-    fn emit(&mut self, out: Option<&mut dyn Write>) -> io::Result<()> {
+    /// Shows (in `view`), prints (to `out`, when given and there is no
+    /// view) and stores the spans handed out that pass the filters. They
+    /// are stored also when printing fails.
+    fn emit(
+        &mut self,
+        view: Option<&mut TraceState>,
+        out: Option<&mut dyn Write>,
+    ) -> io::Result<()> {
         let config = self.config;
         self.spans.retain(|s| wanted(config, s));
         if self.spans.is_empty() {
             return Ok(());
+        }
+        // Filtered like the lines would be: what the view shows is what the
+        // session keeps.
+        if let Some(view) = view {
+            view.update(Msg::Spans(self.spans.clone()));
         }
         // The terminal view shows them instead.
         let printed = match out {
@@ -193,16 +202,7 @@ impl Capture for TraceCapture<'_> {
             let _ = self.hinter.hint(probe, self.pipeline.take_hints());
         }
         self.pipeline.tick(monotonic_ns(), &mut self.spans);
-        let config = self.config;
-        self.spans.retain(|s| wanted(config, s));
-        if let Some(view) = view
-            && !self.spans.is_empty()
-        {
-            // Filtered like the lines would be: what the view shows is what
-            // the session keeps.
-            view.update(Msg::Spans(self.spans.clone()));
-        }
-        self.emit(out)
+        self.emit(view, out)
     }
 
     fn write_failure(&self) -> Option<WriteFailure> {
@@ -235,7 +235,7 @@ impl Capture for TraceCapture<'_> {
         let finished = self.probe.take().map(Probe::finish).transpose();
         self.take_in();
         self.pipeline.flush(&mut self.spans);
-        let emitted = self.emit(out);
+        let emitted = self.emit(None, out);
         if let Some(counters) = finished? {
             self.counters = counters;
         }
