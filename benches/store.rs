@@ -202,7 +202,8 @@ fn file_bytes(path: &Path) -> u64 {
 /// Writes through the real session writer; returns (seconds to write the
 /// capture log, the log's bytes, the DuckDB file's bytes).
 fn write_smart(path: &Path, batches: Vec<Vec<Span>>) -> (f64, u64, u64) {
-    let writer = SessionWriter::create(path, SessionMeta::now(SessionKind::Trace)).unwrap();
+    let writer =
+        SessionWriter::create(path, SessionMeta::now(SessionKind::Trace, dflow::VERSION)).unwrap();
     let start = Instant::now();
     for batch in batches {
         writer.spans_wait(batch).unwrap();
@@ -327,7 +328,11 @@ fn main() {
 
     eprintln!("generating and writing {big} spans...");
     let big_path = dir.join("big.duckdb");
-    let writer = SessionWriter::create(&big_path, SessionMeta::now(SessionKind::Trace)).unwrap();
+    let writer = SessionWriter::create(
+        &big_path,
+        SessionMeta::now(SessionKind::Trace, dflow::VERSION),
+    )
+    .unwrap();
     let mut rng = Rng(11);
     let mut batch = Vec::with_capacity(BATCH);
     for i in 0..big {

@@ -172,7 +172,7 @@ fn replay(events: &[SockEvent], session: Option<&Path>) -> Result<(f64, usize, f
     let process = Arc::new(Process::bare(1, "server"));
     let writer = match session {
         Some(path) => Some(
-            SessionWriter::create(path, SessionMeta::now(SessionKind::Trace))
+            SessionWriter::create(path, SessionMeta::now(SessionKind::Trace, dflow::VERSION))
                 .map_err(|e| dflow::error_chain(&e))?,
         ),
         None => None,

@@ -8,10 +8,7 @@ use std::io::IsTerminal as _;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::cli::{
-    CaptureArgs, Cli, ColorWhen, Command, ProfileArgs, ProtocolArg, SessionsAction, StatusArg,
-    TraceArgs,
-};
+use crate::cli::{CaptureArgs, Cli, ColorWhen, Command, ProfileArgs, SessionsAction, TraceArgs};
 use crate::event::{Protocol, Status};
 use crate::profile::fold::Mode;
 use crate::profile::sampler::SamplerConfig;
@@ -165,29 +162,9 @@ impl TraceConfig {
         let mut ports = args.ports;
         ports.sort_unstable();
         ports.dedup();
-        let mut protocols: Vec<Protocol> = args
-            .protocols
-            .iter()
-            .map(|p| match p {
-                ProtocolArg::Http1 => Protocol::Http1,
-                ProtocolArg::Dns => Protocol::Dns,
-                ProtocolArg::Redis => Protocol::Redis,
-                ProtocolArg::Postgres => Protocol::Postgres,
-                ProtocolArg::Mysql => Protocol::Mysql,
-            })
-            .collect();
+        let mut protocols = args.protocols;
         protocols.dedup();
-        let statuses = args
-            .statuses
-            .iter()
-            .map(|s| match s {
-                StatusArg::Ok => Status::Ok,
-                StatusArg::ClientError => Status::ClientError,
-                StatusArg::ServerError => Status::ServerError,
-                StatusArg::Timeout => Status::Timeout,
-                StatusArg::Error => Status::Error,
-            })
-            .collect();
+        let statuses = args.statuses;
         Ok(TraceConfig {
             capture: CaptureConfig::from_args(args.capture)?,
             ports,

@@ -7,23 +7,24 @@
 //! errors become a message and an exit code.
 
 pub mod app;
-pub mod cli;
 pub mod cmd;
 pub mod config;
 pub mod doctor;
-pub mod event;
 pub mod exit;
 pub mod output;
 pub mod privilege;
 pub mod probe;
 pub mod process;
 pub mod profile;
-pub mod protocol;
 pub mod signal;
 pub mod stats;
 pub mod store;
 pub mod trace;
 pub mod tui;
+
+pub use dflow_cli as cli;
+pub use dflow_model as event;
+pub use dflow_protocol as protocol;
 
 /// `dflow --version`: the package version and the git commit it was built from.
 pub const VERSION: &str = concat!(

@@ -19,7 +19,7 @@ fn session(dir: &Path, n: usize) -> PathBuf {
     let path = dir.join("s.duckdb");
     let meta = SessionMeta {
         started_ns: BASE_NS,
-        ..SessionMeta::now(SessionKind::Trace)
+        ..SessionMeta::now(SessionKind::Trace, dflow::VERSION)
     };
     let writer = SessionWriter::create(&path, meta).unwrap();
     writer.spans(fixtures::spans(n, BASE_NS));

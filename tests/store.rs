@@ -19,7 +19,7 @@ const BASE_NS: i64 = 1_795_000_000_000_000_000;
 fn meta(kind: SessionKind) -> SessionMeta {
     SessionMeta {
         started_ns: BASE_NS,
-        ..SessionMeta::now(kind)
+        ..SessionMeta::now(kind, dflow::VERSION)
     }
 }
 

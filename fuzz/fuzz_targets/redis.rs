@@ -2,8 +2,8 @@
 //! and the framer: no panic, no contract broken (see `protocol::exercise`).
 #![no_main]
 
-use dflow_fuzz::event::Protocol;
-use dflow_fuzz::protocol::{self, Transport};
+use dflow_model::Protocol;
+use dflow_protocol::{self as protocol, Transport};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

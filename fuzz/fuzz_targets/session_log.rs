@@ -4,7 +4,7 @@
 //! the same record.
 #![no_main]
 
-use dflow_fuzz::store::logfmt::{self, LogReader};
+use dflow_logfmt::logfmt::{self, LogReader};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

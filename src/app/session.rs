@@ -39,7 +39,7 @@ pub fn open_session(
     kind: SessionKind,
 ) -> anyhow::Result<Option<SessionWriter>> {
     use crate::store::{SessionMeta, path};
-    let meta = SessionMeta::now(kind);
+    let meta = SessionMeta::now(kind, crate::VERSION);
     let Some(file) = path::resolve(&capture.session, kind, &meta.host)? else {
         return Ok(None);
     };

@@ -44,9 +44,6 @@
 //! its end NULL. Appending to DuckDB during the capture cost a third of
 //! dflow's CPU and half its memory.
 
-pub mod encode;
-pub mod logfmt;
-pub mod meta;
 pub mod path;
 pub mod reader;
 pub mod schema;
@@ -55,6 +52,7 @@ pub mod writer;
 
 use std::path::PathBuf;
 
+pub use dflow_logfmt::{encode, logfmt, meta};
 pub use meta::{SessionKind, SessionMeta};
 pub use reader::{Replay, SessionInfo, SessionSet};
 pub use writer::{SessionWriter, WriteSummary};

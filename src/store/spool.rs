@@ -527,9 +527,9 @@ fn remove_stale(parent: &std::os::fd::OwnedFd, parent_path: &Path, prefix: &str)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::store::logfmt::tests::{chunk, meta};
     use crate::store::logfmt::{HEADER, LogReader};
     use crate::store::meta::SessionKind;
+    use dflow_logfmt::testing::{chunk, meta};
 
     /// A directory removed when dropped.
     struct Scratch(PathBuf);

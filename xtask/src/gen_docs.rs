@@ -1,14 +1,9 @@
 //! Shell completions and man pages from dflow's clap definition.
 //!
-//! `src/cli/mod.rs` is included as it is, so generating these does not
-//! build dflow itself (aya, and later the bundled DuckDB).
+//! The definition is its own crate (`crates/cli`), so generating these does
+//! not build dflow itself (aya and the bundled DuckDB).
 
-#[path = "../../src/cli/mod.rs"]
-#[allow(
-    dead_code,
-    reason = "only the clap definition is used here; the value parsers serve dflow"
-)]
-mod cli;
+use dflow_cli as cli;
 
 use std::collections::BTreeMap;
 use std::path::Path;
