@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use crate::cli::{CaptureArgs, Cli, ColorWhen, Command, ProfileArgs, SessionsAction, TraceArgs};
 use crate::event::{Protocol, Status};
+use crate::exit::Advice;
 use crate::profile::fold::Mode;
 use crate::profile::sampler::SamplerConfig;
 use crate::store::path::{self as store_path, SessionTarget};
@@ -28,9 +29,13 @@ pub enum UsageError {
     SeveralStatements(usize),
 }
 
-impl UsageError {
-    pub fn hint(&self) -> &'static str {
-        match self {
+impl Advice for UsageError {
+    fn exit_code(&self) -> u8 {
+        crate::exit::USAGE
+    }
+
+    fn hint(&self) -> Option<String> {
+        let hint = match self {
             UsageError::NoSuchPid(_) => "list processes with `ps -e` and pass a live pid to -p",
             UsageError::CsvAndJson => "choose one output format",
             UsageError::SqlWithoutFile(_) => {
@@ -39,7 +44,8 @@ impl UsageError {
             UsageError::SeveralStatements(_) => {
                 "run each statement with its own dflow query, or make them one (WITH ..., UNION ALL); a trailing ; is fine"
             }
-        }
+        };
+        Some(hint.to_owned())
     }
 }
 

@@ -7,48 +7,46 @@
 //! | 2 | usage error (clap's own, or a value that does not fit this host) |
 //! | 77 | missing privilege (EX_NOPERM): the message names the capability |
 
+use std::error::Error;
 use std::process::ExitCode;
-
-use crate::config::UsageError;
-use crate::privilege::{Cap, MissingPrivilege};
-use crate::probe::ProbeError;
-use crate::profile::session::SessionProfileError;
-use crate::store::StoreError;
 
 pub const FAILURE: u8 = 1;
 pub const USAGE: u8 = 2;
 pub const NO_PERMISSION: u8 = 77;
 
-/// The exit code and hint for an error, from the first cause that has one.
-pub fn classify(err: &anyhow::Error) -> (u8, Option<String>) {
-    for cause in err.chain() {
-        if let Some(e) = cause.downcast_ref::<MissingPrivilege>() {
-            return (NO_PERMISSION, Some(e.hint()));
-        }
-        if let Some(e) = cause.downcast_ref::<UsageError>() {
-            return (USAGE, Some(e.hint().to_owned()));
-        }
-        if let Some(e) = cause.downcast_ref::<StoreError>() {
-            return (FAILURE, e.hint().map(str::to_owned));
-        }
-        if let Some(e) = cause.downcast_ref::<SessionProfileError>() {
-            return (FAILURE, e.hint().map(str::to_owned));
-        }
-        if let Some(e) = cause.downcast_ref::<ProbeError>()
-            && e.is_permission_denied()
-        {
-            let hint = MissingPrivilege {
-                what: "this probe",
-                missing: vec![Cap::Bpf, Cap::Perfmon],
-            }
-            .hint();
-            return (
-                NO_PERMISSION,
-                Some(format!("the kernel said EPERM; {hint}")),
-            );
-        }
+/// An error that knows how dflow ends on it: the exit code, and a hint that
+/// names the fix. Each module implements it for its own errors; the first
+/// cause in a chain that gives advice decides.
+pub trait Advice: Error {
+    fn exit_code(&self) -> u8 {
+        FAILURE
     }
-    (FAILURE, None)
+
+    /// What to do about it, one line; `None` when the message says it all.
+    fn hint(&self) -> Option<String>;
+}
+
+/// Finds the advice of one cause: the types that implement [`Advice`], as
+/// `cmd::advice` lists them (this module depends on none of them).
+pub type Advisor = for<'a> fn(&'a (dyn Error + 'static)) -> Option<&'a dyn Advice>;
+
+/// Tries each named type on a cause: `advised!(cause: A, B, C)` is the
+/// cause as the first of them it is, as `&dyn Advice`.
+#[macro_export]
+macro_rules! advised {
+    ($cause:expr_2021 ; $($ty:ty),+ $(,)?) => {{
+        let cause: &(dyn ::std::error::Error + 'static) = $cause;
+        None$(.or_else(|| cause.downcast_ref::<$ty>().map(|e| e as &dyn $crate::exit::Advice)))+
+    }};
+}
+
+/// The exit code and hint for an error, from the first cause with advice.
+pub fn classify(err: &anyhow::Error, advisor: Advisor) -> (u8, Option<String>) {
+    err.chain()
+        .find_map(advisor)
+        .map_or((FAILURE, None), |advice| {
+            (advice.exit_code(), advice.hint())
+        })
 }
 
 /// A command line clap refused, in dflow's own form: `dflow: <message>`
@@ -126,11 +124,11 @@ pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
 
 /// Prints `dflow: <message>` and, when there is one, `hint: <hint>` to
 /// stderr, and returns the exit code. A broken pipe ends quietly with 0.
-pub fn report(err: &anyhow::Error) -> ExitCode {
+pub fn report(err: &anyhow::Error, advisor: Advisor) -> ExitCode {
     if is_broken_pipe(err) {
         return ExitCode::SUCCESS;
     }
-    let (code, hint) = classify(err);
+    let (code, hint) = classify(err, advisor);
     let root: &(dyn std::error::Error + 'static) = err.as_ref();
     crate::say!("dflow: {}", crate::error_chain(root));
     if let Some(hint) = hint {

@@ -20,6 +20,6 @@ fn main() -> ExitCode {
         .and_then(|config| dflow::cmd::run(&config));
     match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) => dflow::exit::report(&err),
+        Err(err) => dflow::exit::report(&err, dflow::cmd::advice),
     }
 }

@@ -7,6 +7,8 @@
 
 use std::fmt;
 
+use crate::exit::Advice;
+
 /// A Linux capability dflow cares about.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Cap {
@@ -118,12 +120,24 @@ pub struct MissingPrivilege {
     pub missing: Vec<Cap>,
 }
 
-impl MissingPrivilege {
-    pub fn hint(&self) -> String {
-        "run as root (sudo dflow …), or grant the binary the capabilities: \
-         sudo setcap cap_bpf,cap_perfmon,cap_sys_admin+ep \"$(command -v dflow)\""
-            .to_owned()
+/// How to get the capabilities dflow needs.
+const GRANT: &str = "run as root (sudo dflow …), or grant the binary the capabilities: \
+     sudo setcap cap_bpf,cap_perfmon,cap_sys_admin+ep \"$(command -v dflow)\"";
+
+impl Advice for MissingPrivilege {
+    fn exit_code(&self) -> u8 {
+        crate::exit::NO_PERMISSION
     }
+
+    fn hint(&self) -> Option<String> {
+        Some(GRANT.to_owned())
+    }
+}
+
+/// The hint for a kernel that said EPERM to a probe dflow had the
+/// capabilities for, as far as it could tell.
+pub fn permission_denied_hint() -> String {
+    format!("the kernel said EPERM; {GRANT}")
 }
 
 fn join(caps: &[Cap]) -> String {

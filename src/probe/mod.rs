@@ -80,9 +80,25 @@ pub enum ProbeError {
     Cpus(#[source] io::Error),
 }
 
+/// When the kernel said EPERM or EACCES somewhere down the chain, dflow
+/// exits 77 and names the capabilities; other probe errors say it all.
+impl crate::exit::Advice for ProbeError {
+    fn exit_code(&self) -> u8 {
+        if self.is_permission_denied() {
+            crate::exit::NO_PERMISSION
+        } else {
+            crate::exit::FAILURE
+        }
+    }
+
+    fn hint(&self) -> Option<String> {
+        self.is_permission_denied()
+            .then(crate::privilege::permission_denied_hint)
+    }
+}
+
 impl ProbeError {
-    /// Whether the kernel said EPERM or EACCES somewhere down the chain:
-    /// dflow then exits 77 and names the capability.
+    /// Whether the kernel said EPERM or EACCES somewhere down the chain.
     pub fn is_permission_denied(&self) -> bool {
         let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(self);
         while let Some(err) = cause {

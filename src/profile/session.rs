@@ -4,6 +4,7 @@
 
 use std::path::Path;
 
+use crate::exit::Advice;
 use crate::profile::fold::{Mode, Profile};
 use crate::store::{SessionKind, SessionSet, SessionWriter, StoreError};
 
@@ -49,14 +50,15 @@ pub enum SessionProfileError {
     },
 }
 
-impl SessionProfileError {
-    pub fn hint(&self) -> Option<&'static str> {
+impl Advice for SessionProfileError {
+    fn hint(&self) -> Option<String> {
         match self {
             SessionProfileError::Store(e) => e.hint(),
-            SessionProfileError::NotProfile { .. } => {
-                Some("`dflow sessions` lists each file's kind; `dflow replay FILE` shows any kind")
-            }
-            SessionProfileError::BadSetting { .. } => Some("upgrade dflow"),
+            SessionProfileError::NotProfile { .. } => Some(
+                "`dflow sessions` lists each file's kind; `dflow replay FILE` shows any kind"
+                    .to_owned(),
+            ),
+            SessionProfileError::BadSetting { .. } => Some("upgrade dflow".to_owned()),
         }
     }
 }

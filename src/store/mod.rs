@@ -148,9 +148,9 @@ pub fn decimal_bytes(n: u64) -> String {
     )
 }
 
-impl StoreError {
-    pub fn hint(&self) -> Option<&'static str> {
-        match self {
+impl crate::exit::Advice for StoreError {
+    fn hint(&self) -> Option<String> {
+        let hint = match self {
             StoreError::Missing(_) => Some("list sessions with `dflow sessions`"),
             StoreError::Locked { .. } => Some(
                 "query it when the capture ends, or query a copy now (it holds everything but the last second): cp FILE /tmp/copy.duckdb",
@@ -169,6 +169,7 @@ impl StoreError {
                 "raise it, e.g. --memory-limit 8GB (the default is a quarter of this host's memory), or ask for less: filter with WHERE, aggregate, LIMIT",
             ),
             _ => None,
-        }
+        };
+        hint.map(str::to_owned)
     }
 }
