@@ -11,8 +11,6 @@ use std::time::Duration;
 use crate::cli::{CaptureArgs, Cli, ColorWhen, Command, ProfileArgs, SessionsAction, TraceArgs};
 use crate::event::{Protocol, Status};
 use crate::exit::Advice;
-use crate::profile::fold::Mode;
-use crate::profile::sampler::SamplerConfig;
 use crate::store::path::{self as store_path, SessionTarget};
 use crate::store::reader::statement_count;
 
@@ -393,6 +391,58 @@ pub fn resolve_color(when: ColorWhen, no_color_env: bool, is_tty: bool) -> bool 
         ColorWhen::Never => false,
         ColorWhen::Auto => is_tty && !no_color_env,
     }
+}
+
+/// What the profile samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mode {
+    pub on_cpu: bool,
+    pub off_cpu: bool,
+}
+
+impl Mode {
+    pub const ON_CPU: Mode = Mode {
+        on_cpu: true,
+        off_cpu: false,
+    };
+    pub const OFF_CPU: Mode = Mode {
+        on_cpu: false,
+        off_cpu: true,
+    };
+    pub const BOTH: Mode = Mode {
+        on_cpu: true,
+        off_cpu: true,
+    };
+
+    /// The name stored in sessions and shown in the status bar.
+    pub fn name(self) -> &'static str {
+        match (self.on_cpu, self.off_cpu) {
+            (true, true) => "both",
+            (false, true) => "off-cpu",
+            _ => "on-cpu",
+        }
+    }
+
+    pub fn from_name(name: &str) -> Option<Mode> {
+        match name {
+            "on-cpu" => Some(Mode::ON_CPU),
+            "off-cpu" => Some(Mode::OFF_CPU),
+            "both" => Some(Mode::BOTH),
+            _ => None,
+        }
+    }
+}
+
+/// What to sample.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SamplerConfig {
+    pub pids: Vec<u32>,
+    pub comms: Vec<String>,
+    pub mode: Mode,
+    pub hz: u32,
+    pub min_block: Duration,
+    pub kernel_stacks: bool,
+    pub per_thread: bool,
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! What dflow knows about a process, read from /proc (with `procfs`) while
 //! it is alive, so events stay nameable after it exits.
 
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::event::{Process, ProcessRef};
@@ -251,9 +252,87 @@ impl Usage {
     }
 }
 
+/// One executable file mapping of a process.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mapping {
+    pub start: u64,
+    pub end: u64,
+    /// Offset in the file of `start`.
+    pub offset: u64,
+    pub path: PathBuf,
+}
+
+/// The executable file mappings of a process at one moment.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessMaps(Vec<Mapping>);
+
+impl ProcessMaps {
+    /// Reads /proc/PID/maps. Right after a fork+exec the new image may not
+    /// be mapped yet: take the snapshot when the process is first sampled.
+    pub fn capture(pid: u32) -> std::io::Result<ProcessMaps> {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/maps"))?;
+        Ok(ProcessMaps::parse(&text))
+    }
+
+    /// Keeps the executable mappings backed by a file.
+    pub fn parse(text: &str) -> ProcessMaps {
+        let maps = text
+            .lines()
+            .filter_map(|line| {
+                let mut f = line.split_whitespace();
+                let (start, end) = f.next()?.split_once('-')?;
+                let perms = f.next()?;
+                let offset = u64::from_str_radix(f.next()?, 16).ok()?;
+                let path = f.nth(2)?;
+                if !perms.contains('x') || !path.starts_with('/') {
+                    return None;
+                }
+                Some(Mapping {
+                    start: u64::from_str_radix(start, 16).ok()?,
+                    end: u64::from_str_radix(end, 16).ok()?,
+                    offset,
+                    path: PathBuf::from(path),
+                })
+            })
+            .collect();
+        ProcessMaps(maps)
+    }
+
+    /// The file and file offset of `addr`.
+    pub fn locate(&self, addr: u64) -> Option<(&Path, u64)> {
+        self.0
+            .iter()
+            .find(|m| (m.start..m.end).contains(&addr))
+            .map(|m| (m.path.as_path(), addr - m.start + m.offset))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn maps_keep_executable_file_mappings() {
+        let text = "\
+00400000-00401000 r--p 00000000 fd:00 123 /tmp/burn
+00401000-00402000 r-xp 00001000 fd:00 123 /tmp/burn
+7f0000000000-7f0000100000 r-xp 00028000 fd:00 456 /usr/lib/x86_64-linux-gnu/libc.so.6
+7ffd00000000-7ffd00021000 rw-p 00000000 00:00 0 [stack]
+7ffd00100000-7ffd00102000 r-xp 00000000 00:00 0 [vdso]
+";
+        let maps = ProcessMaps::parse(text);
+        assert_eq!(maps.0.len(), 2);
+        assert_eq!(
+            maps.locate(0x401010),
+            Some((Path::new("/tmp/burn"), 0x1010))
+        );
+        assert_eq!(
+            maps.locate(0x7f0000000100),
+            Some((Path::new("/usr/lib/x86_64-linux-gnu/libc.so.6"), 0x28100))
+        );
+        assert_eq!(maps.locate(0x400010), None, "not executable");
+        assert_eq!(maps.locate(0x7ffd00100010), None, "not a file");
+    }
 
     fn redacted(argv: &[&str]) -> String {
         let argv: Vec<String> = argv.iter().map(|a| (*a).to_owned()).collect();

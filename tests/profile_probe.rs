@@ -15,7 +15,8 @@ use std::process::Command;
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
 use dflow::probe::wire::{StackKey, StackValue};
 use dflow::probe::{Filters, Global, Probe, objects};
-use dflow::profile::symbolize::{ProcessMaps, Symbolizer};
+use dflow::process::ProcessMaps;
+use dflow::profile::symbolize::Symbolizer;
 
 /// Function name → [start, end) from `nm -S`.
 fn symbols(bin: &Path) -> HashMap<String, (u64, u64)> {
@@ -251,8 +252,9 @@ fn sampler_marks_stacks_without_frame_pointers_truncated() {
         return;
     }
     let _cpu = common::cpu_measurement();
-    use dflow::profile::fold::{Mode, Profile};
-    use dflow::profile::sampler::{Sampler, SamplerConfig};
+    use dflow::config::{Mode, SamplerConfig};
+    use dflow::profile::fold::Profile;
+    use dflow::profile::sampler::Sampler;
 
     let dir = common::TempDir::new("truncated");
     let with = burn::build(&dir.0);

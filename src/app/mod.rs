@@ -16,13 +16,17 @@
 //! the targets live, the terminal) comes through [`Io`] and [`Screen`], so
 //! tests drive it with fakes and no root.
 
+pub mod files;
+pub mod profile;
 pub mod session;
+pub mod trace;
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 pub use session::{all_targets_gone, close_session, open_session, target_text};
 
+pub use crate::store::Closed;
 use crate::store::writer::WriteFailure;
 
 /// How often the targets are checked and the view's status refreshed.
@@ -97,28 +101,6 @@ pub trait Capture {
     /// Says how the capture went (and writes its files): after the session
     /// is closed, so a failure to convert it comes after the numbers.
     fn summary(&mut self, ended: &Ended, closed: &Closed) -> anyhow::Result<()>;
-}
-
-/// How a capture's session ended.
-#[derive(Debug, Default)]
-pub struct Closed {
-    /// The session file; None with `--no-session`.
-    pub path: Option<std::path::PathBuf>,
-    /// Writing it failed during the capture: what it lacks.
-    pub failure: Option<WriteFailure>,
-    /// It could not be finished: it stays a log (this says where).
-    pub error: Option<anyhow::Error>,
-}
-
-impl Closed {
-    /// The end's line about a session that lacks `what`, or None.
-    pub fn unwritten_note(&self, what: &str) -> Option<String> {
-        let failure = self.failure.as_ref()?;
-        Some(format!(
-            "the session lacks {} {what} that could not be written ({})",
-            failure.unwritten, failure.reason
-        ))
-    }
 }
 
 /// Runs a whole capture: [`run`], then back to the normal screen (the

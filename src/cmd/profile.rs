@@ -1,4 +1,4 @@
-//! `dflow profile`: sample stacks ([`crate::profile::live`] through
+//! `dflow profile`: sample stacks ([`crate::app::profile`] through
 //! [`crate::app`]'s loop) or read a stored profile, show them, and write
 //! the SVG, folded and pprof files at the end.
 
@@ -8,12 +8,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 
+use crate::app::profile::{ProfileCapture, status_of};
 use crate::app::{self, Live, RealIo};
+use crate::config::SamplerConfig;
 use crate::config::{CaptureConfig, OutputConfig, ProfileConfig, ProfileSource};
 use crate::profile::fold::{Profile, Roots};
-use crate::profile::live::{ProfileCapture, status_of};
 use crate::profile::output::PprofMeta;
-use crate::profile::sampler::SamplerConfig;
 use crate::profile::session as stored;
 use crate::signal::Shutdown;
 use crate::tui::flame::Status;
@@ -38,7 +38,7 @@ fn from_session(file: &Path, config: &ProfileConfig, output: &OutputConfig) -> a
     if config.tui && !config.outputs.any() {
         return crate::cmd::replay::flame_view(&stored);
     }
-    crate::profile::files::write(
+    crate::app::files::write(
         &stored.profile,
         &config.outputs,
         &meta,

@@ -1,15 +1,15 @@
 //! `dflow trace`: capture socket syscalls, turn them into spans, print and
-//! store them ([`crate::trace::live`] through [`crate::app`]'s loop).
+//! store them ([`crate::app::trace`] through [`crate::app`]'s loop).
 
 use std::time::Instant;
 
 use anyhow::Context as _;
 
+use crate::app::trace::TraceCapture;
 use crate::app::{self, Live, RealIo};
 use crate::config::{OutputConfig, TraceConfig};
 use crate::event::Span;
 use crate::signal::Shutdown;
-use crate::trace::live::TraceCapture;
 use crate::tui::trace::{Msg, TraceState, TraceStatus};
 
 pub fn run(config: &TraceConfig, output: &OutputConfig) -> anyhow::Result<()> {

@@ -9,7 +9,7 @@ use serde::Serialize;
 use crate::error_chain;
 use crate::probe::wire::{SyscallRecord, doctor_slot};
 use crate::probe::{Filters, Global, Probe, ProbeError, UprobeAt, objects};
-use crate::profile::symbolize::ProcessMaps;
+use crate::process::ProcessMaps;
 
 /// How long a probe may take to fire after its trigger.
 const FIRE_TIMEOUT: Duration = Duration::from_millis(500);

@@ -3,10 +3,11 @@
 use std::io::{self, Write};
 use std::time::Duration;
 
-use crate::app::Closed;
+use crate::config::Mode;
 use crate::config::OutputConfig;
 use crate::event::ProbeCounters;
-use crate::profile::fold::{Mode, Summary};
+use crate::profile::fold::Summary;
+use crate::store::Closed;
 use crate::trace::pipeline::PipelineStats;
 use crate::trace::unparsed::UnparsedSummary;
 

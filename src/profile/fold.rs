@@ -16,6 +16,7 @@ use std::collections::{BTreeSet, HashMap};
 use std::io::{self, Write};
 use std::sync::Arc;
 
+use crate::config::Mode;
 use crate::event::{Frame, ProcessRef, Sample, Stack};
 
 /// Pseudo-module of the root frame that names a process or thread.
@@ -25,46 +26,6 @@ pub const DFLOW_MODULE: &str = "[dflow]";
 /// Placed above the outermost frame of a user stack that frame pointers
 /// could not unwind to its entry point.
 pub const TRUNCATED: &str = "[truncated]";
-
-/// What the profile samples.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Mode {
-    pub on_cpu: bool,
-    pub off_cpu: bool,
-}
-
-impl Mode {
-    pub const ON_CPU: Mode = Mode {
-        on_cpu: true,
-        off_cpu: false,
-    };
-    pub const OFF_CPU: Mode = Mode {
-        on_cpu: false,
-        off_cpu: true,
-    };
-    pub const BOTH: Mode = Mode {
-        on_cpu: true,
-        off_cpu: true,
-    };
-
-    /// The name stored in sessions and shown in the status bar.
-    pub fn name(self) -> &'static str {
-        match (self.on_cpu, self.off_cpu) {
-            (true, true) => "both",
-            (false, true) => "off-cpu",
-            _ => "on-cpu",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Mode> {
-        match name {
-            "on-cpu" => Some(Mode::ON_CPU),
-            "off-cpu" => Some(Mode::OFF_CPU),
-            "both" => Some(Mode::BOTH),
-            _ => None,
-        }
-    }
-}
 
 /// The unit of a folded value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

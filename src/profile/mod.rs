@@ -2,9 +2,7 @@
 //! (`crate::probe`, profile.bpf.c) → symbolize → fold → output (SVG,
 //! folded, pprof, the terminal view), live and from a session alike.
 
-pub mod files;
 pub mod fold;
-pub mod live;
 pub mod output;
 pub mod sampler;
 pub mod session;

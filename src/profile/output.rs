@@ -14,8 +14,9 @@ use inferno::flamegraph::color::{Color, PaletteMap};
 use inferno::flamegraph::{self, Options};
 use prost::Message;
 
+use crate::config::Mode;
 use crate::event::Frame;
-use crate::profile::fold::{Folded, FrameKind, Mode, PROCESS_MODULE, Weight};
+use crate::profile::fold::{Folded, FrameKind, PROCESS_MODULE, Weight};
 
 #[derive(Debug, thiserror::Error)]
 pub enum OutputError {

@@ -15,23 +15,13 @@ use std::time::Duration;
 
 use aya::programs::perf_event::{PerfEventConfig, PerfEventScope, SamplePolicy, SoftwareEvent};
 
+use crate::config::SamplerConfig;
 use crate::event::{Frame, ProcessRef, Sample, Stack};
 use crate::probe::wire::{NO_STACK, NewPid, NewPidRecord, StackKey, StackValue};
 use crate::probe::{Filters, Global, Probe, ProbeCounters, ProbeError, objects};
-use crate::profile::fold::{DFLOW_MODULE, Mode, TRUNCATED, pseudo_frame, stack};
-use crate::profile::symbolize::{ProcessMaps, Symbolizer};
-
-/// What to sample.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct SamplerConfig {
-    pub pids: Vec<u32>,
-    pub comms: Vec<String>,
-    pub mode: Mode,
-    pub hz: u32,
-    pub min_block: Duration,
-    pub kernel_stacks: bool,
-    pub per_thread: bool,
-}
+use crate::process::ProcessMaps;
+use crate::profile::fold::{DFLOW_MODULE, TRUNCATED, pseudo_frame, stack};
+use crate::profile::symbolize::Symbolizer;
 
 const STACKS: &str = "dflow_stacks";
 const ON_CPU: &str = "dflow_oncpu";

@@ -4,8 +4,9 @@
 
 use std::path::Path;
 
+use crate::config::Mode;
 use crate::exit::Advice;
-use crate::profile::fold::{Mode, Profile};
+use crate::profile::fold::Profile;
 use crate::store::{SessionKind, SessionSet, SessionWriter, StoreError};
 
 /// Session labels (resource `session` 0) a profile session carries.
@@ -78,8 +79,8 @@ pub fn load(file: &Path) -> Result<StoredProfile, SessionProfileError> {
     let mut mode = Mode::ON_CPU;
     let mut hz = 99;
     for row in &labels.rows {
-        let key = crate::output::table::text(&row[0]);
-        let value = crate::output::table::text(&row[1]);
+        let key = label_text(&row[0]);
+        let value = label_text(&row[1]);
         let bad = |key| SessionProfileError::BadSetting {
             path: file.display().to_string(),
             key,
@@ -99,4 +100,12 @@ pub fn load(file: &Path) -> Result<StoredProfile, SessionProfileError> {
         ended_ns: info.ended_ns,
         lost: info.lost,
     })
+}
+
+/// A label's key or value: text in `labels_v`.
+fn label_text(value: &duckdb::types::Value) -> String {
+    match value {
+        duckdb::types::Value::Text(text) => text.clone(),
+        _ => String::new(),
+    }
 }

@@ -55,7 +55,7 @@ use std::path::PathBuf;
 pub use dflow_logfmt::{encode, logfmt, meta};
 pub use meta::{SessionKind, SessionMeta};
 pub use reader::{Replay, SessionInfo, SessionSet};
-pub use writer::{SessionWriter, WriteSummary};
+pub use writer::{Closed, SessionWriter, WriteSummary};
 
 /// Errors of the session store. Each names the file it concerns.
 #[derive(Debug, thiserror::Error)]

@@ -125,6 +125,28 @@ pub struct WriteFailure {
     pub unwritten: u64,
 }
 
+/// How a capture's session ended.
+#[derive(Debug, Default)]
+pub struct Closed {
+    /// The session file; None with `--no-session`.
+    pub path: Option<PathBuf>,
+    /// Writing it failed during the capture: what it lacks.
+    pub failure: Option<WriteFailure>,
+    /// It could not be finished: it stays a log (this says where).
+    pub error: Option<anyhow::Error>,
+}
+
+impl Closed {
+    /// The end's line about a session that lacks `what`, or None.
+    pub fn unwritten_note(&self, what: &str) -> Option<String> {
+        let failure = self.failure.as_ref()?;
+        Some(format!(
+            "the session lacks {} {what} that could not be written ({})",
+            failure.unwritten, failure.reason
+        ))
+    }
+}
+
 pub struct SessionWriter {
     path: PathBuf,
     tx: SyncSender<Msg>,

@@ -4,7 +4,6 @@
 pub mod capture;
 pub mod clock;
 pub mod link;
-pub mod live;
 pub mod pipeline;
 pub mod unparsed;
 

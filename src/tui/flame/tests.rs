@@ -3,8 +3,9 @@ use std::sync::Arc;
 use ratatui::crossterm::event::KeyModifiers;
 
 use super::*;
+use crate::config::Mode;
 use crate::event::{Process, ProcessRef, Sample};
-use crate::profile::fold::{self, Mode};
+use crate::profile::fold;
 
 const LIBC: &str = "/usr/lib/x86_64-linux-gnu/libc.so.6";
 

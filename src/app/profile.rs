@@ -8,14 +8,14 @@ use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
 use crate::app::{self, Capture, Closed, Ended, LoopStatus};
-use crate::config::{CaptureConfig, OutputConfig, ProfileConfig};
+use crate::config::{CaptureConfig, Mode, OutputConfig, ProfileConfig, SamplerConfig};
 use crate::event::Sample;
 use crate::output::events;
 use crate::output::progress::{Progress, SYMBOLIZING};
 use crate::probe::ProbeCounters;
-use crate::profile::fold::{Mode, Profile};
+use crate::profile::fold::Profile;
 use crate::profile::output::PprofMeta;
-use crate::profile::sampler::{Sampler, SamplerConfig};
+use crate::profile::sampler::Sampler;
 use crate::profile::session as stored;
 use crate::store::writer::{WriteFailure, unix_ns_now};
 use crate::store::{SessionKind, SessionWriter};
@@ -238,7 +238,7 @@ impl Capture for ProfileCapture<'_> {
             duration_ns: self.duration_ns,
         };
         let title = format!("dflow profile of {}", app::target_text(self.capture));
-        crate::profile::files::write(
+        crate::app::files::write(
             &self.profile,
             &self.config.outputs,
             &meta,
