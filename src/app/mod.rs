@@ -28,6 +28,7 @@ pub use session::{all_targets_gone, close_session, open_session, target_text};
 
 pub use crate::store::Closed;
 use crate::store::writer::WriteFailure;
+pub use crate::tui::widgets::status::CaptureStatus;
 
 /// How often the targets are checked and the view's status refreshed.
 pub const STATUS_EVERY: Duration = Duration::from_secs(1);
@@ -53,16 +54,6 @@ pub trait Screen<V> {
     /// Handles keys for up to `timeout`; true when the user quits.
     fn wait_key(&mut self, timeout: Duration) -> io::Result<bool>;
     fn draw(&mut self) -> io::Result<()>;
-}
-
-/// What the loop knows of the capture's state, for the view's status bar.
-#[derive(Debug, Clone, PartialEq)]
-pub struct LoopStatus {
-    pub elapsed: Duration,
-    pub self_cpu_pct: f64,
-    pub self_rss_bytes: u64,
-    /// A session that cannot be written, targets gone: for the status bar.
-    pub note: Option<String>,
 }
 
 /// One capture command, as [`run`] drives it.
@@ -91,7 +82,7 @@ pub trait Capture {
     /// (a profile keeps what it sampled) does so here. The view stays.
     fn targets_gone(&mut self) {}
     /// Refreshes the view's status bar.
-    fn status(&mut self, view: &mut Self::View, status: LoopStatus);
+    fn status(&mut self, view: &mut Self::View, status: CaptureStatus);
     /// After the loop, with the view gone: drains what the probes still
     /// hold, detaches them, and takes that in too (printed to `out` while
     /// printing).
@@ -227,11 +218,14 @@ pub fn run<C: Capture, S: Screen<C::View>>(
                     .map(String::as_str)
                     .chain(gone.as_deref())
                     .collect();
-                let status = LoopStatus {
+                let status = CaptureStatus {
                     elapsed: now.saturating_duration_since(started),
                     self_cpu_pct,
                     self_rss_bytes,
+                    live: true,
+                    // A session that cannot be written, targets gone.
                     note: (!notes.is_empty()).then(|| notes.join("; ")),
+                    lost: 0,
                 };
                 capture.status(screen.view(), status);
             }
@@ -402,7 +396,7 @@ mod tests {
         print_fails_at: Option<(u64, io::ErrorKind)>,
         /// Writing the session fails from this absorb on.
         write_fails_at: Option<u64>,
-        statuses: Vec<LoopStatus>,
+        statuses: Vec<CaptureStatus>,
         gone: u32,
     }
 
@@ -456,7 +450,7 @@ mod tests {
             self.gone += 1;
         }
 
-        fn status(&mut self, _: &mut FakeView, status: LoopStatus) {
+        fn status(&mut self, _: &mut FakeView, status: CaptureStatus) {
             self.statuses.push(status);
         }
 

@@ -7,7 +7,7 @@
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-use crate::app::{self, Capture, Closed, Ended, LoopStatus};
+use crate::app::{self, Capture, CaptureStatus, Closed, Ended};
 use crate::config::{CaptureConfig, Mode, OutputConfig, ProfileConfig, SamplerConfig};
 use crate::event::Sample;
 use crate::output::events;
@@ -174,16 +174,16 @@ impl Capture for ProfileCapture<'_> {
         self.last_poll = true;
     }
 
-    fn status(&mut self, view: &mut FlameState, status: LoopStatus) {
+    fn status(&mut self, view: &mut FlameState, status: CaptureStatus) {
         if let Some(counters) = self.sampler.as_ref().and_then(|s| s.counters().ok()) {
             self.lost = counters.lost;
         }
         view.update(Msg::Status(Status {
-            lost: self.lost,
-            self_cpu_pct: status.self_cpu_pct,
-            self_rss_bytes: status.self_rss_bytes,
-            note: status.note,
-            ..status_of(&self.profile, status.elapsed)
+            capture: CaptureStatus {
+                lost: self.lost,
+                ..status
+            },
+            ..status_of(&self.profile, Duration::ZERO)
         }));
     }
 
@@ -257,12 +257,11 @@ pub fn status_of(profile: &Profile, elapsed: Duration) -> Status {
         hz: profile.hz(),
         mode: profile.mode().name().to_owned(),
         samples: summary.samples,
-        lost: 0,
         truncated_pct: summary.truncated_pct(),
-        self_cpu_pct: 0.0,
-        self_rss_bytes: 0,
-        elapsed,
-        live: true,
-        note: None,
+        capture: CaptureStatus {
+            elapsed,
+            live: true,
+            ..CaptureStatus::default()
+        },
     }
 }

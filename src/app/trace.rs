@@ -8,7 +8,7 @@ use std::io::{self, Write};
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::time::{Duration, Instant};
 
-use crate::app::{self, Capture, Closed, Ended, LoopStatus};
+use crate::app::{self, Capture, CaptureStatus, Closed, Ended};
 use crate::config::{OutputConfig, TraceConfig};
 use crate::event::{SockEvent, Span};
 use crate::output::events;
@@ -209,7 +209,7 @@ impl Capture for TraceCapture<'_> {
         self.writer.as_ref().and_then(SessionWriter::failure)
     }
 
-    fn status(&mut self, view: &mut TraceState, status: LoopStatus) {
+    fn status(&mut self, view: &mut TraceState, status: CaptureStatus) {
         let stats = self.pipeline.stats();
         if let Some(counters) = self.probe.as_ref().and_then(|p| p.counters().ok()) {
             self.lost = counters.lost;
@@ -217,13 +217,11 @@ impl Capture for TraceCapture<'_> {
         let per_s = app::STATUS_EVERY.as_secs_f64();
         view.update(Msg::Status(TraceStatus {
             events_per_s: (stats.events - self.events_then) as f64 / per_s,
-            lost: self.lost,
             spans: stats.spans,
-            self_cpu_pct: status.self_cpu_pct,
-            self_rss_bytes: status.self_rss_bytes,
-            elapsed: status.elapsed,
-            live: true,
-            note: status.note,
+            capture: CaptureStatus {
+                lost: self.lost,
+                ..status
+            },
         }));
         self.events_then = stats.events;
     }

@@ -17,6 +17,7 @@ use crate::profile::output::PprofMeta;
 use crate::profile::session as stored;
 use crate::signal::Shutdown;
 use crate::tui::flame::Status;
+use crate::tui::widgets::status::CaptureStatus;
 
 pub fn run(config: &ProfileConfig, output: &OutputConfig) -> anyhow::Result<()> {
     match &config.source {
@@ -57,8 +58,7 @@ pub fn print_folded(profile: &Profile, out: &mut impl Write) -> io::Result<()> {
 /// The status bar of a stored profile.
 pub fn replay_status(profile: &Profile, lost: u64, elapsed: Duration) -> Status {
     Status {
-        live: false,
-        lost,
+        capture: CaptureStatus::replay(lost, elapsed),
         ..status_of(profile, elapsed)
     }
 }

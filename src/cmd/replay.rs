@@ -13,6 +13,7 @@ use crate::profile::session::StoredProfile;
 use crate::store::{Replay, SessionInfo, SessionKind, SessionSet};
 use crate::tui::flame::{FlameState, Msg};
 use crate::tui::trace::TraceStatus;
+use crate::tui::widgets::status::CaptureStatus;
 
 pub fn run(
     file: &Path,
@@ -52,10 +53,8 @@ pub fn run(
 fn stored_status(info: &SessionInfo, spans: u64) -> TraceStatus {
     let elapsed_ns = info.ended_ns.unwrap_or(info.started_ns) - info.started_ns;
     TraceStatus {
-        lost: info.lost,
         spans,
-        elapsed: Duration::from_nanos(elapsed_ns.max(0) as u64),
-        live: false,
+        capture: CaptureStatus::replay(info.lost, Duration::from_nanos(elapsed_ns.max(0) as u64)),
         ..TraceStatus::default()
     }
 }

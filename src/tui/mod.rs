@@ -7,6 +7,7 @@
 pub mod flame;
 pub mod terminal;
 pub mod trace;
+pub mod widgets;
 
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
@@ -15,7 +16,7 @@ use ratatui::Frame;
 use ratatui::crossterm::event::{self, Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use ratatui::layout::{Constraint, Rect, Size};
 use ratatui::style::{Modifier, Style};
-use ratatui::text::{Line, Span};
+use ratatui::text::Line;
 use ratatui::widgets::{Block, Clear, Paragraph};
 
 use crate::tui::terminal::Tui;
@@ -67,6 +68,25 @@ pub fn common_key(key: &KeyEvent, prompting: bool, help: &mut bool) -> Common {
     Common::Own
 }
 
+/// The terminal events a view takes: keys (not their releases) and resizes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Input {
+    Key(KeyEvent),
+    /// The terminal's size: paging, scrolling and moves need what is shown.
+    Resize(Size),
+}
+
+impl Input {
+    /// The input of a terminal event, if views care about it.
+    pub fn from_event(event: Event) -> Option<Input> {
+        match event {
+            Event::Key(key) if key.kind != KeyEventKind::Release => Some(Input::Key(key)),
+            Event::Resize(width, height) => Some(Input::Resize(Size::new(width, height))),
+            _ => None,
+        }
+    }
+}
+
 /// A full-screen view [`pump`] can drive.
 pub trait View {
     /// Handles a terminal event; true when the user quits.
@@ -78,7 +98,7 @@ pub trait View {
 
 impl View for flame::FlameState {
     fn event(&mut self, event: Event) -> bool {
-        flame::Msg::from_event(event).is_some_and(|m| self.update(m) == Action::Quit)
+        Input::from_event(event).is_some_and(|i| self.update(i.into()) == Action::Quit)
     }
 
     fn resize(&mut self, size: Size) {
@@ -92,7 +112,7 @@ impl View for flame::FlameState {
 
 impl View for trace::TraceState {
     fn event(&mut self, event: Event) -> bool {
-        trace::Msg::from_event(event).is_some_and(|m| self.update(m) == Action::Quit)
+        Input::from_event(event).is_some_and(|i| self.update(i.into()) == Action::Quit)
     }
 
     fn resize(&mut self, size: Size) {
@@ -134,38 +154,6 @@ pub fn pump<W: Write, V: View>(
             return Ok(false);
         }
     }
-}
-
-/// Draws a status bar in reverse video from (importance, part) pairs: the
-/// least important parts (the rightmost of equals) go until the rest fits,
-/// joined by ` · `.
-pub fn render_status_bar(frame: &mut Frame, area: Rect, mut parts: Vec<(u8, Span<'static>)>) {
-    let fits = |parts: &[(u8, Span)]| {
-        let text: usize = parts.iter().map(|(_, p)| p.width()).sum();
-        1 + text + 3 * parts.len().saturating_sub(1) <= usize::from(area.width)
-    };
-    while parts.len() > 1 && !fits(&parts) {
-        let lowest = parts.iter().map(|(p, _)| *p).min().unwrap_or(0);
-        let drop = parts.iter().rposition(|(p, _)| *p == lowest).unwrap_or(0);
-        parts.remove(drop);
-    }
-    let mut spans = vec![Span::raw(" ")];
-    for (i, (_, part)) in parts.into_iter().enumerate() {
-        if i > 0 {
-            spans.push(Span::raw(" · "));
-        }
-        spans.push(part);
-    }
-    frame.render_widget(
-        Paragraph::new(Line::from(spans)).style(Style::new().add_modifier(Modifier::REVERSED)),
-        area,
-    );
-}
-
-/// dflow's own cost, as a live status bar shows it.
-pub fn own_usage(cpu_pct: f64, rss_bytes: u64) -> String {
-    let mib = rss_bytes as f64 / (1024.0 * 1024.0);
-    format!("dflow {cpu_pct:.1}% CPU {mib:.0} MiB")
 }
 
 /// `12,345`.

@@ -12,11 +12,9 @@
 //! drawn, which frames fit in a column and where, is derived again from the
 //! state for each render and each move, never stored.
 
-use std::time::Duration;
-
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
-use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use ratatui::layout::{Constraint, Layout, Rect, Size};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span};
@@ -25,6 +23,9 @@ use ratatui::widgets::{Paragraph, Widget};
 use crate::event::Frame as StackFrame;
 use crate::profile::fold::{Folded, FrameKind, Profile, Roots, Weight};
 use crate::profile::tree::{FlameTree, Node, NodeId};
+use crate::tui::Input;
+use crate::tui::widgets::prompt::{Edit, Prompt};
+use crate::tui::widgets::status::{CaptureStatus, render_status_bar};
 
 /// What the status bar says about the run. The command fills it: the view
 /// knows the profile, not the sampler or the clock.
@@ -35,18 +36,9 @@ pub struct Status {
     pub mode: String,
     /// On-CPU samples so far.
     pub samples: u64,
-    /// Samples the kernel could not hand over (full maps or buffers).
-    pub lost: u64,
     pub truncated_pct: f64,
-    /// dflow's own cost, shown while live.
-    pub self_cpu_pct: f64,
-    pub self_rss_bytes: u64,
-    /// Time sampled so far, or the length of a replayed session.
-    pub elapsed: Duration,
-    /// False when replaying a session.
-    pub live: bool,
-    /// Something the user should know, such as `process 1234 exited`.
-    pub note: Option<String>,
+    /// Lost samples (full maps or buffers), the clock, dflow's cost, notes.
+    pub capture: CaptureStatus,
 }
 
 /// Everything that changes the view.
@@ -61,13 +53,11 @@ pub enum Msg {
     Resize(Size),
 }
 
-impl Msg {
-    /// The message for a terminal event, if the view cares about it.
-    pub fn from_event(event: Event) -> Option<Msg> {
-        match event {
-            Event::Key(key) if key.kind != KeyEventKind::Release => Some(Msg::Key(key)),
-            Event::Resize(width, height) => Some(Msg::Resize(Size::new(width, height))),
-            _ => None,
+impl From<Input> for Msg {
+    fn from(input: Input) -> Msg {
+        match input {
+            Input::Key(key) => Msg::Key(key),
+            Input::Resize(size) => Msg::Resize(size),
         }
     }
 }
@@ -88,9 +78,8 @@ pub struct FlameState {
     /// The same for the selected frame: the zoomed frame, one of its callees
     /// or one of its callers.
     selected: Vec<StackFrame>,
-    search: String,
-    /// The search prompt is open: keys edit `search`.
-    prompt: bool,
+    /// The search and its prompt.
+    search: Prompt,
     /// Icicle: the root on top, callees below.
     inverted: bool,
     per_thread: bool,
@@ -122,13 +111,15 @@ impl FlameState {
             size: Size::new(80, 24),
             zoom: Vec::new(),
             selected: Vec::new(),
-            search: String::new(),
-            prompt: false,
+            search: Prompt::default(),
             inverted: false,
             per_thread: false,
             help: false,
             status: Status {
-                live,
+                capture: CaptureStatus {
+                    live,
+                    ..CaptureStatus::default()
+                },
                 ..Status::default()
             },
             flash: None,
@@ -186,7 +177,7 @@ impl FlameState {
         if key.kind != KeyEventKind::Release {
             self.flash = None;
         }
-        match super::common_key(&key, self.prompt, &mut self.help) {
+        match super::common_key(&key, self.search.is_open(), &mut self.help) {
             super::Common::Done(action) => return action,
             super::Common::Prompt { ctrl } => {
                 self.prompt_key(key.code, ctrl);
@@ -219,7 +210,7 @@ impl FlameState {
                 }
             }
             KeyCode::Home => self.zoom.clear(),
-            KeyCode::Char('/') => self.prompt = true,
+            KeyCode::Char('/') => self.search.open(),
             KeyCode::Char('n') => self.jump(true, false),
             KeyCode::Char('N') => self.jump(false, false),
             KeyCode::Char('t') => self.toggle_threads(),
@@ -231,23 +222,8 @@ impl FlameState {
     }
 
     fn prompt_key(&mut self, code: KeyCode, ctrl: bool) {
-        match code {
-            KeyCode::Esc => {
-                self.prompt = false;
-                self.search.clear();
-            }
-            KeyCode::Enter => {
-                self.prompt = false;
-                if !self.search.is_empty() {
-                    self.jump(true, true);
-                }
-            }
-            KeyCode::Backspace => {
-                self.search.pop();
-            }
-            KeyCode::Char('u') if ctrl => self.search.clear(),
-            KeyCode::Char(c) if !ctrl => self.search.push(c),
-            _ => {}
+        if self.search.key(code, ctrl) == Edit::Kept && !self.search.is_empty() {
+            self.jump(true, true);
         }
     }
 
@@ -297,7 +273,7 @@ impl FlameState {
         let mut matches: Vec<&Bar> = view
             .bars
             .iter()
-            .filter(|b| self.tree.is_match(b.node, &self.search))
+            .filter(|b| self.tree.is_match(b.node, self.search.text()))
             .collect();
         matches.sort_by_key(|b| place(b));
         let Some(current) = view.bars.iter().find(|b| b.node == view.selected) else {
@@ -501,7 +477,7 @@ pub fn render(state: &FlameState, frame: &mut Frame) {
     .areas(area);
     let view = state.view(flame.width);
     if state.tree.is_empty() {
-        let text = if state.status.live {
+        let text = if state.status.capture.live {
             "waiting for samples…"
         } else {
             "no samples"
@@ -518,25 +494,17 @@ pub fn render(state: &FlameState, frame: &mut Frame) {
                 tree: &state.tree,
                 bars: &view.bars,
                 selected: view.selected,
-                search: &state.search,
+                search: state.search.text(),
                 inverted: state.inverted,
             },
             flame,
         );
     }
-    if state.prompt {
-        let prompt = format!("/{}", state.search);
+    if state.search.is_open() {
         let share = search_share(state, &view);
-        let line = Line::from(vec![
-            Span::raw(prompt.clone()),
-            Span::styled(
-                format!("   {share:.1}% of view · Enter keeps · Esc clears"),
-                Style::new().add_modifier(Modifier::DIM),
-            ),
-        ]);
-        frame.render_widget(Paragraph::new(line), info);
-        let end = u16::try_from(Span::raw(prompt).width()).unwrap_or(u16::MAX);
-        frame.set_cursor_position((info.x.saturating_add(end).min(info.right()), info.y));
+        state
+            .search
+            .render(frame, info, &format!("{share:.1}% of view"));
     } else if !state.tree.is_empty() {
         frame.render_widget(Paragraph::new(selected_line(state, &view)), info);
     }
@@ -544,7 +512,7 @@ pub fn render(state: &FlameState, frame: &mut Frame) {
         .into_iter()
         .map(|(importance, text)| (importance, Span::raw(text)))
         .collect();
-    super::render_status_bar(frame, status, parts);
+    render_status_bar(frame, status, parts);
     if state.help {
         render_help(state, frame, area);
     }
@@ -709,7 +677,7 @@ fn weighed(weight: Weight, value: u64) -> String {
 fn search_share(state: &FlameState, view: &View) -> f64 {
     let tree = &state.tree;
     pct(
-        tree.matched(view.zoom, &state.search),
+        tree.matched(view.zoom, state.search.text()),
         tree.node(view.zoom).total,
     )
 }
@@ -717,7 +685,7 @@ fn search_share(state: &FlameState, view: &View) -> f64 {
 /// `99 Hz · on-cpu · 12,345 samples · 0 lost · …`, by importance: what does
 /// not fit goes, the least telling first.
 fn status_parts(state: &FlameState, view: &View) -> Vec<(u8, String)> {
-    let s = &state.status;
+    let s = &state.status.capture;
     let mut parts: Vec<(u8, String)> = Vec::new();
     if let Some(flash) = state.flash {
         parts.push((9, flash.to_owned()));
@@ -725,24 +693,25 @@ fn status_parts(state: &FlameState, view: &View) -> Vec<(u8, String)> {
     if let Some(note) = &s.note {
         parts.push((9, note.clone()));
     }
-    if !state.search.is_empty() && !state.prompt {
+    if !state.search.is_empty() && !state.search.is_open() {
         let share = search_share(state, view);
-        parts.push((9, format!("/{} {share:.1}% of view", state.search)));
+        parts.push((9, format!("/{} {share:.1}% of view", state.search.text())));
     }
-    parts.push((4, format!("{} Hz", s.hz)));
-    parts.push((4, s.mode.clone()));
-    parts.push((8, counted(s.samples, "sample", "samples")));
+    parts.push((4, format!("{} Hz", state.status.hz)));
+    parts.push((4, state.status.mode.clone()));
+    parts.push((8, counted(state.status.samples, "sample", "samples")));
     let lost = if s.lost > 0 { 7 } else { 2 };
     parts.push((lost, format!("{} lost", grouped(s.lost))));
-    let truncated = if s.truncated_pct >= 10.0 { 6 } else { 3 };
-    parts.push((truncated, format!("{:.1}% truncated", s.truncated_pct)));
+    let truncated_pct = state.status.truncated_pct;
+    let truncated = if truncated_pct >= 10.0 { 6 } else { 3 };
+    parts.push((truncated, format!("{truncated_pct:.1}% truncated")));
     if state.per_thread {
         parts.push((6, "per thread".to_owned()));
     }
     // dflow's own cost outlasts the rate, the mode and the help (the
     // rightmost of equals goes first): those are known without the view.
-    if s.live {
-        parts.push((5, super::own_usage(s.self_cpu_pct, s.self_rss_bytes)));
+    if let Some(own) = s.own_usage() {
+        parts.push((5, own));
     } else {
         parts.push((6, "replay".to_owned()));
     }

@@ -1,4 +1,5 @@
 use std::sync::Arc;
+use std::time::Duration;
 
 use ratatui::crossterm::event::KeyModifiers;
 
@@ -88,13 +89,15 @@ fn status() -> Status {
         hz: 99,
         mode: "on-cpu".to_owned(),
         samples: 115,
-        lost: 0,
         truncated_pct: 4.3,
-        self_cpu_pct: 0.4,
-        self_rss_bytes: 38 << 20,
-        elapsed: Duration::from_secs(12),
-        live: true,
-        note: None,
+        capture: CaptureStatus {
+            lost: 0,
+            self_cpu_pct: 0.4,
+            self_rss_bytes: 38 << 20,
+            elapsed: Duration::from_secs(12),
+            live: true,
+            note: None,
+        },
     }
 }
 
@@ -217,7 +220,7 @@ fn search_prompt() {
         "q types into the prompt: {shown}"
     );
     press(&mut s, KeyCode::Esc);
-    assert!(!s.prompt && s.search.is_empty());
+    assert!(!s.search.is_open() && s.search.is_empty());
 }
 
 /// The prompt says "Esc clears", and so Esc does after Enter kept the
@@ -246,7 +249,7 @@ fn esc_clears_a_kept_search_first() {
     typed(&mut s, "checksum");
     keys(&mut s, &[KeyCode::Enter, KeyCode::Backspace]);
     assert!(s.zoomed().is_empty());
-    assert_eq!(s.search, "checksum", "Backspace keeps the search");
+    assert_eq!(s.search.text(), "checksum", "Backspace keeps the search");
 }
 
 /// dflow's own cost stays on the status bar at 80 columns too.

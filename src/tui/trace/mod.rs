@@ -24,11 +24,10 @@ mod waterfall;
 
 use std::cmp::Ordering;
 use std::collections::{HashMap, HashSet, VecDeque};
-use std::time::Duration;
 
 use ratatui::Frame;
 use ratatui::buffer::Buffer;
-use ratatui::crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind};
+use ratatui::crossterm::event::{KeyCode, KeyEvent, KeyEventKind};
 use ratatui::layout::{Constraint, Layout, Rect, Size};
 use ratatui::style::{Color, Modifier, Style};
 use ratatui::text::{Line, Span as Text};
@@ -36,6 +35,10 @@ use ratatui::widgets::Paragraph;
 
 use crate::event::{Code, Protocol, Role, Span, Status};
 use crate::stats::latency_quantile;
+use crate::tui::Input;
+use crate::tui::widgets::list::{Cursor, movement};
+use crate::tui::widgets::prompt::{Edit, Prompt};
+use crate::tui::widgets::status::{CaptureStatus, render_status_bar};
 
 pub use render::render;
 use render::*;
@@ -54,19 +57,10 @@ pub const KEEP: usize = 50_000;
 pub struct TraceStatus {
     /// Socket events read from the kernel per second, lately.
     pub events_per_s: f64,
-    /// Events the kernel could not hand over (full ring buffer).
-    pub lost: u64,
     /// Spans parsed so far (the view shows the spans it was sent if more).
     pub spans: u64,
-    /// dflow's own cost, shown while live.
-    pub self_cpu_pct: f64,
-    pub self_rss_bytes: u64,
-    /// Time captured so far, or the length of a replayed session.
-    pub elapsed: Duration,
-    /// False when replaying a session.
-    pub live: bool,
-    /// Something the user should know, such as `process 1234 exited`.
-    pub note: Option<String>,
+    /// Lost events (full ring buffer), the clock, dflow's cost, notes.
+    pub capture: CaptureStatus,
 }
 
 /// Everything that changes the view.
@@ -80,13 +74,11 @@ pub enum Msg {
     Resize(Size),
 }
 
-impl Msg {
-    /// The message for a terminal event, if the view cares about it.
-    pub fn from_event(event: Event) -> Option<Msg> {
-        match event {
-            Event::Key(key) if key.kind != KeyEventKind::Release => Some(Msg::Key(key)),
-            Event::Resize(width, height) => Some(Msg::Resize(Size::new(width, height))),
-            _ => None,
+impl From<Input> for Msg {
+    fn from(input: Input) -> Msg {
+        match input {
+            Input::Key(key) => Msg::Key(key),
+            Input::Resize(size) => Msg::Resize(size),
         }
     }
 }

@@ -20,7 +20,7 @@ pub fn render(state: &TraceState, frame: &mut Frame) {
         _ => render_table(state, frame.buffer_mut(), body),
     }
     render_info(state, frame, info);
-    crate::tui::render_status_bar(frame, status, status_parts(state));
+    render_status_bar(frame, status, status_parts(state));
     if state.help {
         render_help(frame, area);
     }
@@ -213,20 +213,13 @@ pub(super) fn render_info(state: &TraceState, frame: &mut Frame, area: Rect) {
     } else {
         (state.rows.len() as u64, "call", "calls")
     };
-    if state.typing {
-        let prompt = format!("/{}", state.filter);
+    if state.filter.is_open() {
         let matching = if shown == 1 {
             format!("1 {one} matches")
         } else {
             format!("{} {many} match", grouped(shown))
         };
-        let line = Line::from(vec![
-            Text::raw(prompt.clone()),
-            Text::styled(format!("   {matching} · Enter keeps · Esc clears"), DIM),
-        ]);
-        frame.render_widget(Paragraph::new(line), area);
-        let end = u16::try_from(Text::raw(prompt).width()).unwrap_or(u16::MAX);
-        frame.set_cursor_position((area.x.saturating_add(end).min(area.right()), area.y));
+        state.filter.render(frame, area, &matching);
         return;
     }
     let mut parts: Vec<Text> = Vec::new();
@@ -249,7 +242,7 @@ pub(super) fn render_info(state: &TraceState, frame: &mut Frame, area: Rect) {
             }));
             if !state.filter.is_empty() {
                 parts.push(Text::styled(
-                    format!("/{}", state.filter),
+                    format!("/{}", state.filter.text()),
                     Style::new().fg(Color::Cyan),
                 ));
             }
@@ -286,16 +279,19 @@ pub(super) fn render_info(state: &TraceState, frame: &mut Frame, area: Rect) {
 /// `1,234 ev/s · 56,789 spans · 0 lost · …`, by importance: what does not
 /// fit goes, the least telling first.
 pub(super) fn status_parts(state: &TraceState) -> Vec<(u8, Text<'static>)> {
-    let s = &state.status;
+    let s = &state.status.capture;
     let mut parts: Vec<(u8, Text<'static>)> = Vec::new();
     if let Some(note) = &s.note {
         parts.push((9, Text::raw(note.clone())));
     }
     parts.push((
         6,
-        Text::raw(format!("{} ev/s", grouped(s.events_per_s as u64))),
+        Text::raw(format!(
+            "{} ev/s",
+            grouped(state.status.events_per_s as u64)
+        )),
     ));
-    let spans = s.spans.max(state.received);
+    let spans = state.status.spans.max(state.received);
     parts.push((8, Text::raw(counted(spans, "span", "spans"))));
     if s.lost > 0 {
         // Not reversed like the rest of the bar: it must stand out.
@@ -313,8 +309,7 @@ pub(super) fn status_parts(state: &TraceState) -> Vec<(u8, Text<'static>)> {
             Text::raw(format!("{} older not kept", grouped(state.first))),
         ));
     }
-    if s.live {
-        let own = crate::tui::own_usage(s.self_cpu_pct, s.self_rss_bytes);
+    if let Some(own) = s.own_usage() {
         parts.push((4, Text::raw(own)));
     }
     let mode = if s.live { "live" } else { "replay" };
@@ -374,7 +369,7 @@ pub(super) fn list_body(
     }
     let text = if !state.kept.is_empty() {
         "no calls match the filter (Esc clears it)"
-    } else if state.status.live {
+    } else if state.status.capture.live {
         "waiting for calls…"
     } else {
         "no calls"

@@ -10,60 +10,6 @@ pub(super) struct Kept {
     pub(super) hay: String,
 }
 
-/// The selected row of a list and the first row shown.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub(super) struct Cursor {
-    pub(super) at: usize,
-    pub(super) top: usize,
-}
-
-impl Cursor {
-    /// Within `len` rows, with `at` among the `page` rows shown and no blank
-    /// rows at the end while rows above are hidden.
-    pub(super) fn fitted(self, len: usize, page: usize) -> Cursor {
-        let page = page.max(1);
-        let at = self.at.min(len.saturating_sub(1));
-        let top = self
-            .top
-            .min(at)
-            .max((at + 1).saturating_sub(page))
-            .min(len.saturating_sub(page));
-        Cursor { at, top }
-    }
-
-    pub(super) fn moved(self, to: Move, len: usize, page: usize) -> Cursor {
-        let at = match to {
-            Move::Up(n) => self.at.saturating_sub(n),
-            Move::Down(n) => self.at.saturating_add(n),
-            Move::First => 0,
-            Move::Last => len.saturating_sub(1),
-        };
-        Cursor { at, ..self }.fitted(len, page)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(super) enum Move {
-    Up(usize),
-    Down(usize),
-    First,
-    Last,
-}
-
-/// The move a key asks for in a list showing `page` rows.
-pub(super) fn movement(code: KeyCode, page: usize) -> Option<Move> {
-    let page = page.max(1);
-    Some(match code {
-        KeyCode::Up | KeyCode::Char('k') => Move::Up(1),
-        KeyCode::Down | KeyCode::Char('j') => Move::Down(1),
-        KeyCode::PageUp => Move::Up(page),
-        KeyCode::PageDown => Move::Down(page),
-        KeyCode::Home | KeyCode::Char('g') => Move::First,
-        KeyCode::End | KeyCode::Char('G') => Move::Last,
-        _ => return None,
-    })
-}
-
 /// The open trace: its kept spans in drawing order.
 #[derive(Debug, Clone)]
 pub(super) struct Waterfall {
@@ -98,11 +44,10 @@ pub struct TraceState {
     /// A short answer to the last key (why it did nothing), until the next key.
     pub(super) flash: Option<&'static str>,
 
-    pub(super) filter: String,
-    /// `filter` lower-cased, as the haystacks are.
+    /// The filter and its prompt.
+    pub(super) filter: Prompt,
+    /// The filter lower-cased, as the haystacks are.
     pub(super) needle: String,
-    /// The filter prompt is open: keys edit `filter`.
-    pub(super) typing: bool,
     /// Only this endpoint's calls (chosen in the summary), matched exactly.
     pub(super) endpoint: Option<Endpoint>,
     pub(super) sort: SortKey,
@@ -143,14 +88,16 @@ impl TraceState {
             screen: Screen::Table,
             size: Size::new(80, 24),
             status: TraceStatus {
-                live,
+                capture: CaptureStatus {
+                    live,
+                    ..CaptureStatus::default()
+                },
                 ..TraceStatus::default()
             },
             help: false,
             flash: None,
-            filter: String::new(),
+            filter: Prompt::default(),
             needle: String::new(),
-            typing: false,
             endpoint: None,
             sort: SortKey::Time,
             reversed: false,
@@ -206,7 +153,7 @@ impl TraceState {
     }
 
     pub fn filter(&self) -> &str {
-        &self.filter
+        self.filter.text()
     }
 
     /// Calls no longer kept (beyond the capacity), counted since the start.
@@ -326,7 +273,7 @@ impl TraceState {
     /// The filter changed; `narrowed`: only by a character typed at its end,
     /// so the rows shown are the only candidates.
     pub(super) fn refilter(&mut self, narrowed: bool) {
-        self.needle = self.filter.to_lowercase();
+        self.needle = self.filter.text().to_lowercase();
         if narrowed {
             let mut rows = std::mem::take(&mut self.rows);
             rows.retain(|&seq| self.matches(seq));
@@ -501,7 +448,7 @@ impl TraceState {
         if key.kind != KeyEventKind::Release {
             self.flash = None;
         }
-        match crate::tui::common_key(&key, self.typing, &mut self.help) {
+        match crate::tui::common_key(&key, self.filter.is_open(), &mut self.help) {
             crate::tui::Common::Done(action) => return action,
             crate::tui::Common::Prompt { ctrl } => {
                 self.filter_key(key.code, ctrl);
@@ -531,28 +478,10 @@ impl TraceState {
     }
 
     pub(super) fn filter_key(&mut self, code: KeyCode, ctrl: bool) {
-        match code {
-            KeyCode::Esc => {
-                self.typing = false;
-                if !self.filter.is_empty() {
-                    self.filter.clear();
-                    self.refilter(false);
-                }
-            }
-            KeyCode::Enter => self.typing = false,
-            KeyCode::Backspace if !self.filter.is_empty() => {
-                self.filter.pop();
-                self.refilter(false);
-            }
-            KeyCode::Char('u') if ctrl => {
-                self.filter.clear();
-                self.refilter(false);
-            }
-            KeyCode::Char(c) if !ctrl => {
-                self.filter.push(c);
-                self.refilter(true);
-            }
-            _ => {}
+        match self.filter.key(code, ctrl) {
+            Edit::Cancelled { cleared: true } | Edit::Shortened => self.refilter(false),
+            Edit::Extended => self.refilter(true),
+            Edit::Cancelled { cleared: false } | Edit::Kept | Edit::Nothing => {}
         }
     }
 
@@ -579,7 +508,7 @@ impl TraceState {
                 }
                 None => self.flash = Some("no call selected"),
             },
-            KeyCode::Char('/') => self.typing = true,
+            KeyCode::Char('/') => self.filter.open(),
             KeyCode::Char('s') => {
                 let shown: Vec<SortKey> = columns(self.size.width)
                     .iter()
@@ -628,7 +557,7 @@ impl TraceState {
                 self.follow = true;
                 self.refilter(false);
             }
-            KeyCode::Char('/') => self.typing = true,
+            KeyCode::Char('/') => self.filter.open(),
             KeyCode::Char('s') => {
                 self.summary_sort = self.summary_sort.next();
                 self.summary_reversed = false;

@@ -1,5 +1,6 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use ratatui::crossterm::event::KeyModifiers;
 
@@ -188,13 +189,15 @@ fn calls() -> Vec<Span> {
 fn status() -> TraceStatus {
     TraceStatus {
         events_per_s: 1_234.0,
-        lost: 0,
         spans: 0,
-        self_cpu_pct: 0.4,
-        self_rss_bytes: 38 << 20,
-        elapsed: Duration::from_secs(12),
-        live: true,
-        note: None,
+        capture: CaptureStatus {
+            lost: 0,
+            self_cpu_pct: 0.4,
+            self_rss_bytes: 38 << 20,
+            elapsed: Duration::from_secs(12),
+            live: true,
+            note: None,
+        },
     }
 }
 
@@ -582,10 +585,9 @@ fn replay_starts_at_the_first_call() {
 fn waterfall() {
     for (w, h) in SIZES {
         let mut s = state(w, h);
-        s.update(Msg::Status(TraceStatus {
-            note: Some("process 311 exited".to_owned()),
-            ..status()
-        }));
+        let mut status = status();
+        status.capture.note = Some("process 311 exited".to_owned());
+        s.update(Msg::Status(status));
         // The server side of the second request: no Postgres query.
         select(&mut s, |r| {
             r.role == Role::Server && r.request.starts_with("GET /users/1 ")
@@ -842,10 +844,9 @@ fn only_the_most_recent_are_kept() {
 #[test]
 fn lost_events_stand_out() {
     let mut s = state(80, 24);
-    s.update(Msg::Status(TraceStatus {
-        lost: 1_234,
-        ..status()
-    }));
+    let mut lost = status();
+    lost.capture.lost = 1_234;
+    s.update(Msg::Status(lost));
     let buf = draw(&s, 80, 24);
     let shown = text(&buf);
     let last = shown.lines().nth(23).unwrap();
@@ -853,10 +854,9 @@ fn lost_events_stand_out() {
     let x = last[..last.find("1,234 lost").unwrap()].chars().count() as u16;
     assert_eq!(buf[(x, 23)].bg, Color::Red);
     // Replay: no dflow cost, says replay.
-    s.update(Msg::Status(TraceStatus {
-        live: false,
-        ..status()
-    }));
+    let mut replay = status();
+    replay.capture.live = false;
+    s.update(Msg::Status(replay));
     let last = screen(&s, 80, 24).lines().nth(23).unwrap().to_owned();
     assert!(
         last.contains("replay 00:12") && !last.contains("CPU"),
