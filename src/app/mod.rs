@@ -61,6 +61,8 @@ pub trait Capture {
     /// The state of its terminal view.
     type View;
 
+    /// The view's first state, before anything arrived.
+    fn view(&self) -> Self::View;
     /// How long the loop may wait before the next [`Capture::absorb`].
     fn tick(&self) -> Duration;
     /// How often the view is drawn (keys redraw it at once besides).
@@ -310,6 +312,49 @@ impl<V: crate::tui::View> Live<V> {
     }
 }
 
+/// A live capture from start to end: the privilege check, Ctrl-C handling,
+/// the capture started now (`start` gets that instant), its view on the
+/// terminal when `tui`, then [`capture`] with the real terminal, signals,
+/// clock and stdout. `command` names the capture in a missing-privilege
+/// error.
+pub fn live<C>(
+    command: &'static str,
+    config: &crate::config::CaptureConfig,
+    tui: bool,
+    quiet: bool,
+    start: impl FnOnce(Instant) -> anyhow::Result<C>,
+) -> anyhow::Result<()>
+where
+    C: Capture,
+    C::View: crate::tui::View,
+{
+    use anyhow::Context as _;
+    crate::privilege::require_probes(command)?;
+    let shutdown = crate::signal::Shutdown::install().context("cannot handle Ctrl-C")?;
+    let started = Instant::now();
+    let mut capture_ = start(started)?;
+    let screen = tui.then(|| Live::start(capture_.view())).transpose()?;
+    let mut io = RealIo {
+        shutdown: &shutdown,
+        capture: config,
+        usage: crate::process::Usage::start(),
+    };
+    let deadline = config.duration.map(|d| started + d);
+    // Buffered, and flushed once per tick: stdout is line-buffered, and a
+    // write per event (tens of thousands a second) costs more than the
+    // rest of a pipeline.
+    let stdout = std::io::stdout();
+    let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
+    capture(
+        &mut capture_,
+        screen,
+        &mut io,
+        (started, deadline),
+        quiet,
+        &mut out,
+    )
+}
+
 /// A stored capture's view, shown until the user quits.
 pub fn view_stored<V: crate::tui::View>(state: V) -> anyhow::Result<()> {
     let mut live = Live::start(state)?;
@@ -408,6 +453,9 @@ mod tests {
     impl Capture for FakeCapture {
         type View = FakeView;
 
+        fn view(&self) -> FakeView {
+            FakeView::default()
+        }
         fn tick(&self) -> Duration {
             TICK
         }

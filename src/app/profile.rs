@@ -97,13 +97,6 @@ impl<'a> ProfileCapture<'a> {
         })
     }
 
-    /// The view's first state, before the first poll.
-    pub fn view(&self) -> FlameState {
-        let mut state = FlameState::new(true);
-        state.update(Msg::Status(status_of(&self.profile, Duration::ZERO)));
-        state
-    }
-
     /// Adds `samples` to the profile and the session, and prints them with
     /// `--json` (to `out` while there is one). Stored also when printing
     /// fails.
@@ -125,6 +118,13 @@ impl<'a> ProfileCapture<'a> {
 
 impl Capture for ProfileCapture<'_> {
     type View = FlameState;
+
+    /// The flame graph with the profile's status, before the first poll.
+    fn view(&self) -> FlameState {
+        let mut state = FlameState::new(true);
+        state.update(Msg::Status(status_of(&self.profile, Duration::ZERO)));
+        state
+    }
 
     fn tick(&self) -> Duration {
         TICK

@@ -166,6 +166,10 @@ impl<'a> TraceCapture<'a> {
 impl Capture for TraceCapture<'_> {
     type View = TraceState;
 
+    fn view(&self) -> TraceState {
+        TraceState::new(true)
+    }
+
     fn tick(&self) -> Duration {
         if self.hinter.hinting() {
             HINT_TICK

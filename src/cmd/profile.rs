@@ -4,18 +4,16 @@
 
 use std::io::{self, Write};
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use anyhow::Context as _;
-
-use crate::app::profile::{ProfileCapture, status_of};
-use crate::app::{self, Live, RealIo};
-use crate::config::SamplerConfig;
-use crate::config::{CaptureConfig, OutputConfig, ProfileConfig, ProfileSource};
+use crate::app::{
+    self,
+    profile::{ProfileCapture, status_of},
+};
+use crate::config::{CaptureConfig, OutputConfig, ProfileConfig, ProfileSource, SamplerConfig};
 use crate::profile::fold::{Profile, Roots};
 use crate::profile::output::PprofMeta;
 use crate::profile::session as stored;
-use crate::signal::Shutdown;
 use crate::tui::flame::Status;
 use crate::tui::widgets::status::CaptureStatus;
 
@@ -69,19 +67,7 @@ fn sample(
     config: &ProfileConfig,
     output: &OutputConfig,
 ) -> anyhow::Result<()> {
-    crate::privilege::require_probes("profile")?;
-    let shutdown = Shutdown::install().context("cannot handle Ctrl-C")?;
-    let started = Instant::now();
-    let mut live = ProfileCapture::start(config, capture, sampler, output, started)?;
-    let screen = config.tui.then(|| Live::start(live.view())).transpose()?;
-    let mut io = RealIo {
-        shutdown: &shutdown,
-        capture,
-        usage: crate::process::Usage::start(),
-    };
-    let deadline = capture.duration.map(|d| started + d);
-    let stdout = io::stdout();
-    let mut out = io::BufWriter::new(stdout.lock());
-    let times = (started, deadline);
-    app::capture(&mut live, screen, &mut io, times, output.quiet, &mut out)
+    app::live("profile", capture, config.tui, output.quiet, |started| {
+        ProfileCapture::start(config, capture, sampler, output, started)
+    })
 }

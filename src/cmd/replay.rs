@@ -10,7 +10,7 @@ use std::time::Duration;
 use crate::config::OutputConfig;
 use crate::output::events;
 use crate::profile::session::StoredProfile;
-use crate::store::{Replay, SessionInfo, SessionKind, SessionSet};
+use crate::store::{SessionInfo, SessionKind, SessionSet};
 use crate::tui::flame::{FlameState, Msg};
 use crate::tui::trace::TraceStatus;
 use crate::tui::widgets::status::CaptureStatus;
@@ -45,7 +45,7 @@ pub fn run(
             let status = stored_status(&info, spans.len() as u64);
             crate::cmd::trace::trace_view(spans, status)
         }
-        _ => print(&set.replay()?, output, out),
+        _ => Ok(events::replay(out, &set.replay()?, output.json)?),
     }
 }
 
@@ -57,34 +57,6 @@ fn stored_status(info: &SessionInfo, spans: u64) -> TraceStatus {
         capture: CaptureStatus::replay(info.lost, Duration::from_nanos(elapsed_ns.max(0) as u64)),
         ..TraceStatus::default()
     }
-}
-
-/// Every fact, one per line (one JSON object each with --json), as the
-/// live captures print them.
-fn print(replay: &Replay, output: &OutputConfig, out: &mut impl Write) -> anyhow::Result<()> {
-    for s in &replay.spans {
-        if output.json {
-            events::span_json(out, s)?;
-        } else {
-            events::span_text(out, s)?;
-        }
-    }
-    for f in &replay.flows {
-        if output.json {
-            events::flow_json(out, f)?;
-        } else {
-            events::flow_text(out, f)?;
-        }
-    }
-    for s in &replay.samples {
-        if output.json {
-            events::sample_json(out, s)?;
-        } else {
-            events::sample_folded(out, s)?;
-        }
-    }
-    out.flush()?;
-    Ok(())
 }
 
 /// The flame graph view over a stored profile, until the user quits.

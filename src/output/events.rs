@@ -9,6 +9,7 @@ use serde::Serialize;
 
 use crate::event::{Code, Flow, Role, Sample, Span};
 use crate::output::table::unix_ns_millis as unix_ns;
+use crate::store::Replay;
 
 /// A span as one JSON object (the fields of the contract), and a newline.
 ///
@@ -225,6 +226,34 @@ pub fn sample_folded(out: &mut impl Write, s: &Sample) -> io::Result<()> {
     }
     let value = if s.off_cpu { s.blocked_ns } else { s.count };
     writeln!(out, " {value}")
+}
+
+/// Every fact, one per line (one JSON object each with --json), as the
+/// live captures print them.
+pub fn replay(out: &mut impl Write, replay: &Replay, json: bool) -> io::Result<()> {
+    for s in &replay.spans {
+        if json {
+            span_json(out, s)?;
+        } else {
+            span_text(out, s)?;
+        }
+    }
+    for f in &replay.flows {
+        if json {
+            flow_json(out, f)?;
+        } else {
+            flow_text(out, f)?;
+        }
+    }
+    for s in &replay.samples {
+        if json {
+            sample_json(out, s)?;
+        } else {
+            sample_folded(out, s)?;
+        }
+    }
+    out.flush()?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -95,6 +95,17 @@ pub fn list(
     writeln!(out, "in {}", dir.display())
 }
 
+/// One line on stderr per file `dflow sessions` could not read.
+pub fn skipped(unreadable: &[(std::path::PathBuf, crate::store::StoreError)]) {
+    for (file, e) in unreadable {
+        crate::say!(
+            "dflow: skipped {}: {}",
+            file.display(),
+            crate::error_chain(e)
+        );
+    }
+}
+
 pub fn show(out: &mut impl Write, info: &SessionInfo, json: bool, color: bool) -> io::Result<()> {
     if json {
         let mut v = serde_json::to_value(info)?;

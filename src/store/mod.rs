@@ -44,6 +44,7 @@
 //! its end NULL. Appending to DuckDB during the capture cost a third of
 //! dflow's CPU and half its memory.
 
+pub mod catalog;
 pub mod path;
 pub mod reader;
 pub mod schema;
