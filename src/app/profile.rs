@@ -209,8 +209,7 @@ impl Capture for ProfileCapture<'_> {
     fn close_session(&mut self) -> Closed {
         app::close_session(
             self.writer.take(),
-            "profile",
-            self.counters,
+            &[("profile", self.counters)],
             self.output.quiet,
         )
     }

@@ -51,14 +51,14 @@ pub fn open_session(
     Ok(Some(writer))
 }
 
-/// Ends the capture's session, if it has one: its counters under `source`,
-/// and the log converted into the DuckDB file, with a progress bar when
-/// that is slow. An error is kept in [`Closed`], for the summary to come
+/// Ends the capture's session, if it has one: the counters of each of its
+/// probes under its source name (`trace`; a topo capture has two), and the
+/// log converted into the DuckDB file, with a progress bar when that is
+/// slow. An error is kept in [`Closed`], for the summary to come
 /// first.
 pub fn close_session(
     writer: Option<SessionWriter>,
-    source: &str,
-    counters: crate::probe::ProbeCounters,
+    counters: &[(&str, crate::probe::ProbeCounters)],
     quiet: bool,
 ) -> Closed {
     let Some(writer) = writer else {
@@ -67,10 +67,12 @@ pub fn close_session(
     let path = writer.path().to_owned();
     let health = writer.health();
     let progress = Progress::new(quiet, WRITING_SESSION).finishing(WRITING_SESSION_END);
-    let result = writer
-        .finish_with_progress(vec![(source.to_owned(), counters)], &mut |done, total| {
-            progress.update(done, total)
-        });
+    let counters = counters
+        .iter()
+        .map(|&(source, counters)| (source.to_owned(), counters))
+        .collect();
+    let result =
+        writer.finish_with_progress(counters, &mut |done, total| progress.update(done, total));
     progress.done();
     let error = result
         .with_context(|| {

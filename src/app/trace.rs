@@ -250,8 +250,7 @@ impl Capture for TraceCapture<'_> {
     fn close_session(&mut self) -> Closed {
         app::close_session(
             self.writer.take(),
-            "trace",
-            self.counters,
+            &[("trace", self.counters)],
             self.output.quiet,
         )
     }
