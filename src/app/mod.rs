@@ -162,7 +162,8 @@ pub fn run<C: Capture, S: Screen<C::View>>(
         ..Ended::default()
     };
     let mut next_status = io.now() + STATUS_EVERY;
-    let mut next_draw = io.now();
+    // The view was drawn when it started (`Live::start`).
+    let mut next_draw = io.now() + capture.draw_every();
     loop {
         if io.stop_requested() || deadline.is_some_and(|d| io.now() >= d) {
             break;
