@@ -30,14 +30,11 @@ pub trait Advice: Error {
 /// `cmd::advice` lists them (this module depends on none of them).
 pub type Advisor = for<'a> fn(&'a (dyn Error + 'static)) -> Option<&'a dyn Advice>;
 
-/// Tries each named type on a cause: `advised!(cause: A, B, C)` is the
-/// cause as the first of them it is, as `&dyn Advice`.
-#[macro_export]
-macro_rules! advised {
-    ($cause:expr_2021 ; $($ty:ty),+ $(,)?) => {{
-        let cause: &(dyn ::std::error::Error + 'static) = $cause;
-        None$(.or_else(|| cause.downcast_ref::<$ty>().map(|e| e as &dyn $crate::exit::Advice)))+
-    }};
+/// The [`Advisor`] of one type: the cause as `&dyn Advice` when it is a `T`.
+pub fn advice_of<'a, T: Advice + 'static>(
+    cause: &'a (dyn Error + 'static),
+) -> Option<&'a dyn Advice> {
+    cause.downcast_ref::<T>().map(|e| e as &dyn Advice)
 }
 
 /// The exit code and hint for an error, from the first cause with advice.

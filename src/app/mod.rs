@@ -24,7 +24,7 @@ pub mod trace;
 use std::io::{self, Write};
 use std::time::{Duration, Instant};
 
-pub use session::{all_targets_gone, close_session, open_session, target_text};
+pub use session::{all_targets_gone, close_session, duration_text, open_session, target_text};
 
 pub use crate::store::Closed;
 use crate::store::writer::WriteFailure;
@@ -333,8 +333,8 @@ where
     crate::privilege::require_probes(command)?;
     let shutdown = crate::signal::Shutdown::install().context("cannot handle Ctrl-C")?;
     let started = Instant::now();
-    let mut capture_ = start(started)?;
-    let screen = tui.then(|| Live::start(capture_.view())).transpose()?;
+    let mut running = start(started)?;
+    let screen = tui.then(|| Live::start(running.view())).transpose()?;
     let mut io = RealIo {
         shutdown: &shutdown,
         capture: config,
@@ -347,7 +347,7 @@ where
     let stdout = std::io::stdout();
     let mut out = io::BufWriter::with_capacity(64 * 1024, stdout.lock());
     capture(
-        &mut capture_,
+        &mut running,
         screen,
         &mut io,
         (started, deadline),

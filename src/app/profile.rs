@@ -71,10 +71,7 @@ impl<'a> ProfileCapture<'a> {
                 "dflow: sampling {} of {} at {hz} Hz{}; Ctrl-C stops",
                 mode.name(),
                 app::target_text(capture),
-                capture
-                    .duration
-                    .map(|d| format!(" for {}", humantime::format_duration(d)))
-                    .unwrap_or_default(),
+                app::duration_text(capture),
             );
         }
         Ok(ProfileCapture {
@@ -122,7 +119,11 @@ impl Capture for ProfileCapture<'_> {
     /// The flame graph with the profile's status, before the first poll.
     fn view(&self) -> FlameState {
         let mut state = FlameState::new(true);
-        state.update(Msg::Status(status_of(&self.profile, Duration::ZERO)));
+        let live = CaptureStatus {
+            live: true,
+            ..CaptureStatus::default()
+        };
+        state.update(Msg::Status(status_of(&self.profile, live)));
         state
     }
 
@@ -178,13 +179,11 @@ impl Capture for ProfileCapture<'_> {
         if let Some(counters) = self.sampler.as_ref().and_then(|s| s.counters().ok()) {
             self.lost = counters.lost;
         }
-        view.update(Msg::Status(Status {
-            capture: CaptureStatus {
-                lost: self.lost,
-                ..status
-            },
-            ..status_of(&self.profile, Duration::ZERO)
-        }));
+        let capture = CaptureStatus {
+            lost: self.lost,
+            ..status
+        };
+        view.update(Msg::Status(status_of(&self.profile, capture)));
     }
 
     fn finish(&mut self, out: Option<&mut dyn Write>) -> anyhow::Result<()> {
@@ -248,19 +247,14 @@ impl Capture for ProfileCapture<'_> {
     }
 }
 
-/// The status bar of `profile` after `elapsed`, live, before dflow's own
-/// numbers.
-pub fn status_of(profile: &Profile, elapsed: Duration) -> Status {
+/// The status bar of `profile`, with what every capture's says.
+pub fn status_of(profile: &Profile, capture: CaptureStatus) -> Status {
     let summary = profile.summary();
     Status {
         hz: profile.hz(),
         mode: profile.mode().name().to_owned(),
         samples: summary.samples,
         truncated_pct: summary.truncated_pct(),
-        capture: CaptureStatus {
-            elapsed,
-            live: true,
-            ..CaptureStatus::default()
-        },
+        capture,
     }
 }

@@ -32,6 +32,14 @@ pub fn target_text(capture: &CaptureConfig) -> String {
     }
 }
 
+/// ` for 30s` with `-d 30s`, else nothing: the end of a capture's first line.
+pub fn duration_text(capture: &CaptureConfig) -> String {
+    capture
+        .duration
+        .map(|d| format!(" for {}", humantime::format_duration(d)))
+        .unwrap_or_default()
+}
+
 /// The capture's session, labelled with its `--tag`s; None with
 /// `--no-session`.
 pub fn open_session(

@@ -89,11 +89,7 @@ impl<'a> TraceCapture<'a> {
             crate::say!(
                 "dflow: tracing {}{}; Ctrl-C stops",
                 target_text(config),
-                config
-                    .capture
-                    .duration
-                    .map(|d| format!(" for {}", humantime::format_duration(d)))
-                    .unwrap_or_default(),
+                app::duration_text(&config.capture),
             );
         }
         let redact = config.redact;
@@ -151,7 +147,9 @@ impl<'a> TraceCapture<'a> {
         }
         // The terminal view shows them instead.
         let printed = match out {
-            Some(out) if !config.tui => print_spans(self.output, &self.spans, out),
+            Some(mut out) if !config.tui => {
+                events::spans(&mut out, &self.spans, self.output.json).and_then(|()| out.flush())
+            }
             _ => Ok(()),
         };
         self.shown += self.spans.len() as u64;
@@ -281,17 +279,6 @@ impl Capture for TraceCapture<'_> {
         );
         Ok(())
     }
-}
-
-fn print_spans(output: &OutputConfig, spans: &[Span], mut out: &mut dyn Write) -> io::Result<()> {
-    for s in spans {
-        if output.json {
-            events::span_json(&mut out, s)?;
-        } else {
-            events::span_text(&mut out, s)?;
-        }
-    }
-    out.flush()
 }
 
 /// The targets and ports, for the start line.

@@ -33,13 +33,15 @@ pub fn run(config: &Config) -> anyhow::Result<()> {
 pub fn advice<'a>(
     cause: &'a (dyn std::error::Error + 'static),
 ) -> Option<&'a dyn crate::exit::Advice> {
-    crate::advised!(cause;
-        crate::privilege::MissingPrivilege,
-        crate::config::UsageError,
-        crate::store::StoreError,
-        crate::profile::session::SessionProfileError,
-        crate::probe::ProbeError,
-    )
+    use crate::exit::{Advisor, advice_of};
+    const ADVISED: [Advisor; 5] = [
+        advice_of::<crate::privilege::MissingPrivilege>,
+        advice_of::<crate::config::UsageError>,
+        advice_of::<crate::store::StoreError>,
+        advice_of::<crate::profile::session::SessionProfileError>,
+        advice_of::<crate::probe::ProbeError>,
+    ];
+    ADVISED.iter().find_map(|advisor| advisor(cause))
 }
 
 #[cfg(test)]

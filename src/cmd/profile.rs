@@ -4,18 +4,12 @@
 
 use std::io::{self, Write};
 use std::path::Path;
-use std::time::Duration;
 
-use crate::app::{
-    self,
-    profile::{ProfileCapture, status_of},
-};
+use crate::app::{self, profile::ProfileCapture};
 use crate::config::{CaptureConfig, OutputConfig, ProfileConfig, ProfileSource, SamplerConfig};
 use crate::profile::fold::{Profile, Roots};
 use crate::profile::output::PprofMeta;
 use crate::profile::session as stored;
-use crate::tui::flame::Status;
-use crate::tui::widgets::status::CaptureStatus;
 
 pub fn run(config: &ProfileConfig, output: &OutputConfig) -> anyhow::Result<()> {
     match &config.source {
@@ -51,14 +45,6 @@ fn from_session(file: &Path, config: &ProfileConfig, output: &OutputConfig) -> a
 pub fn print_folded(profile: &Profile, out: &mut impl Write) -> io::Result<()> {
     profile.fold(Roots::Process).write(out)?;
     out.flush()
-}
-
-/// The status bar of a stored profile.
-pub fn replay_status(profile: &Profile, lost: u64, elapsed: Duration) -> Status {
-    Status {
-        capture: CaptureStatus::replay(lost, elapsed),
-        ..status_of(profile, elapsed)
-    }
 }
 
 fn sample(

@@ -7,6 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::time::Duration;
 
+use crate::app::profile::status_of;
 use crate::config::OutputConfig;
 use crate::output::events;
 use crate::profile::session::StoredProfile;
@@ -62,7 +63,7 @@ fn stored_status(info: &SessionInfo, spans: u64) -> TraceStatus {
 /// The flame graph view over a stored profile, until the user quits.
 pub fn flame_view(stored: &StoredProfile) -> anyhow::Result<()> {
     let elapsed = Duration::from_nanos(stored.duration_ns() as u64);
-    let status = crate::cmd::profile::replay_status(&stored.profile, stored.lost, elapsed);
+    let status = status_of(&stored.profile, CaptureStatus::replay(stored.lost, elapsed));
     let mut state = FlameState::new(false);
     state.update(Msg::Profile(stored.profile.clone()));
     state.update(Msg::Status(status));

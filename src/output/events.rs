@@ -228,16 +228,22 @@ pub fn sample_folded(out: &mut impl Write, s: &Sample) -> io::Result<()> {
     writeln!(out, " {value}")
 }
 
-/// Every fact, one per line (one JSON object each with --json), as the
-/// live captures print them.
-pub fn replay(out: &mut impl Write, replay: &Replay, json: bool) -> io::Result<()> {
-    for s in &replay.spans {
+/// Spans, a line each (a JSON object each with `json`).
+pub fn spans(out: &mut impl Write, spans: &[Span], json: bool) -> io::Result<()> {
+    for s in spans {
         if json {
             span_json(out, s)?;
         } else {
             span_text(out, s)?;
         }
     }
+    Ok(())
+}
+
+/// Every fact, one per line (one JSON object each with --json), as the
+/// live captures print them.
+pub fn replay(out: &mut impl Write, replay: &Replay, json: bool) -> io::Result<()> {
+    spans(out, &replay.spans, json)?;
     for f in &replay.flows {
         if json {
             flow_json(out, f)?;

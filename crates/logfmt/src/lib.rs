@@ -11,4 +11,5 @@
 pub mod encode;
 pub mod logfmt;
 pub mod meta;
+#[doc(hidden)]
 pub mod testing;

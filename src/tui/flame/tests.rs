@@ -90,14 +90,7 @@ fn status() -> Status {
         mode: "on-cpu".to_owned(),
         samples: 115,
         truncated_pct: 4.3,
-        capture: CaptureStatus {
-            lost: 0,
-            self_cpu_pct: 0.4,
-            self_rss_bytes: 38 << 20,
-            elapsed: Duration::from_secs(12),
-            live: true,
-            note: None,
-        },
+        capture: CaptureStatus::example(),
     }
 }
 

@@ -1,6 +1,5 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
 use ratatui::crossterm::event::KeyModifiers;
 
@@ -190,14 +189,7 @@ fn status() -> TraceStatus {
     TraceStatus {
         events_per_s: 1_234.0,
         spans: 0,
-        capture: CaptureStatus {
-            lost: 0,
-            self_cpu_pct: 0.4,
-            self_rss_bytes: 38 << 20,
-            elapsed: Duration::from_secs(12),
-            live: true,
-            note: None,
-        },
+        capture: CaptureStatus::example(),
     }
 }
 

@@ -44,6 +44,22 @@ impl CaptureStatus {
     }
 }
 
+#[cfg(test)]
+impl CaptureStatus {
+    /// A live capture 12 s in, costing 0.4% CPU and 38 MiB: the views'
+    /// snapshots show it.
+    pub fn example() -> CaptureStatus {
+        CaptureStatus {
+            lost: 0,
+            self_cpu_pct: 0.4,
+            self_rss_bytes: 38 << 20,
+            elapsed: Duration::from_secs(12),
+            live: true,
+            note: None,
+        }
+    }
+}
+
 /// dflow's own cost, as a live status bar shows it.
 pub fn own_usage(cpu_pct: f64, rss_bytes: u64) -> String {
     let mib = rss_bytes as f64 / (1024.0 * 1024.0);
